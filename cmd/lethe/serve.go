@@ -1,0 +1,120 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lethe-privacy/lethe/httpapi"
+)
+
+func serveCmd(env envFunc) *cobra.Command {
+	var (
+		df       dataFlags
+		addr     string
+		interval time.Duration
+		maxBody  int64
+	)
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the HTTP API and run the sweeper on a schedule",
+		Long: `Serve the HTTP API under /v1 (OpenAPI at /v1/openapi.json) and run the
+sweeper every --sweep-interval.
+
+With no flags, serve creates ./lethe-data with a SQLite database and a
+master key file (mode 0600: back it up, the data cannot be read without it)
+and listens on 127.0.0.1:8080. The admin token comes from LETHE_ADMIN_TOKEN;
+without it, one is generated on the first start and printed once.
+
+A wrong or missing master key stops the start before anything is written
+and before the port is opened.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
+			return serve(cmd.Context(), log, cmd, &df, addr, interval, maxBody, env("LETHE_ADMIN_TOKEN"))
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&addr, "addr", env.or("LETHE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT [$LETHE_ADDR]")
+	cmd.Flags().DurationVar(&interval, "sweep-interval", time.Minute, "how often the sweeper runs (0 turns the schedule off)")
+	cmd.Flags().Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes")
+	return cmd
+}
+
+func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, addr string, interval time.Duration, maxBody int64, adminToken string) error {
+	if interval < 0 {
+		return fmt.Errorf("%w: --sweep-interval must not be negative", errUsage)
+	}
+	o, err := df.open(ctx, true, log)
+	if err != nil {
+		return err
+	}
+	defer o.Close()
+	tok, err := o.eng.EnsureAdminToken(ctx, adminToken)
+	if err != nil {
+		return err
+	}
+	if tok != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "\nAdmin token (shown once; set LETHE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", tok)
+	}
+	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody})
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           api,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       60 * time.Second,
+		WriteTimeout:      10 * time.Minute, // a sweep on demand may take minutes
+		IdleTimeout:       2 * time.Minute,
+	}
+	sweepCtx, stopSweeps := context.WithCancel(ctx)
+	sweeperDone := make(chan struct{})
+	go func() {
+		defer close(sweeperDone)
+		if interval == 0 {
+			return
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-sweepCtx.Done():
+				return
+			case <-t.C:
+				res, err := o.eng.Sweep(sweepCtx)
+				api.Metrics().ObserveSweep(res, err)
+				switch {
+				case err != nil && sweepCtx.Err() == nil:
+					log.Error("sweep failed", "err", err)
+				case err == nil && res.Deleted+res.Anonymized > 0:
+					log.Info("sweep", "deleted", res.Deleted, "anonymized", res.Anonymized, "took", res.Finished.Sub(res.Started))
+				}
+			}
+		}
+	}()
+	log.Info("lethe serving", "addr", ln.Addr().String(), "data", df.dir, "sweep_interval", interval)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err = <-errc:
+	case <-ctx.Done():
+		log.Info("shutting down")
+		shutCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		err = srv.Shutdown(shutCtx)
+		cancel()
+	}
+	stopSweeps()
+	<-sweeperDone
+	if errors.Is(err, http.ErrServerClosed) {
+		err = nil
+	}
+	return err
+}

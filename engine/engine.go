@@ -1,0 +1,194 @@
+// Package engine holds Lethe's use cases: creating tenants, writing and
+// reading records (sealing PII, indexing subjects, planning retention),
+// settings, subject lookup and the sweeper. It is the only place that knows
+// the rules; the HTTP API, the CLI and the scheduler are thin callers.
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/keyring"
+	"github.com/lethe-privacy/lethe/policy"
+)
+
+// Config is what an Engine is built from.
+type Config struct {
+	Store lethe.Store
+	// KEK wraps tenant keys; its ID is checked against the one the data
+	// was created with, so a wrong master key fails at start.
+	KEK keyring.Wrapper
+	// Extra is an application policy (--policy FILE) that every tenant
+	// uses beside its packs; nil for none.
+	Extra *policy.Policy
+	// Now is the clock; time.Now when nil.
+	Now func() time.Time
+	// Logger receives operational messages (never PII); discarded when nil.
+	Logger *slog.Logger
+	// SweepBatch is how many due records one sweep transaction takes.
+	SweepBatch int
+	// MaxSealsPerKey caps encryptions per data key before rotation (0:
+	// the keyring's default).
+	MaxSealsPerKey uint64
+}
+
+// Engine runs Lethe's use cases. It is safe for concurrent use.
+type Engine struct {
+	store  lethe.Store
+	keys   *keyring.Keyring
+	extra  *policy.Policy
+	now    func() time.Time
+	log    *slog.Logger
+	sweepN int
+
+	mu       sync.Mutex
+	tenants  map[string]*tenantState
+	settings map[settingsKey]*lethe.Settings
+
+	sweepMu sync.Mutex // one sweep at a time in this process
+	replans replans
+	bg      sync.WaitGroup
+	stop    context.CancelFunc
+	bgCtx   context.Context
+}
+
+type settingsKey struct{ tenant, collection string }
+
+type tenantState struct {
+	tenant *lethe.Tenant
+	set    *policy.Set
+}
+
+// metaKEKID is the meta key holding the ID of the master key the data was
+// created with.
+const metaKEKID = "kek_id"
+
+// ErrWrongMasterKey: the master key is not the one this data was created
+// with. Nothing was changed.
+var ErrWrongMasterKey = keyring.ErrWrongMasterKey
+
+// New builds an engine and checks the master key against the store: on a
+// first start it records the key's ID, afterwards a different key fails
+// with ErrWrongMasterKey before anything is written.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Store == nil || cfg.KEK == nil {
+		return nil, errors.New("engine: Store and KEK are required")
+	}
+	e := &Engine{
+		store:    cfg.Store,
+		extra:    cfg.Extra,
+		now:      cfg.Now,
+		log:      cfg.Logger,
+		sweepN:   cfg.SweepBatch,
+		tenants:  make(map[string]*tenantState),
+		settings: make(map[settingsKey]*lethe.Settings),
+	}
+	if e.now == nil {
+		e.now = time.Now
+	}
+	if e.log == nil {
+		e.log = slog.New(slog.DiscardHandler)
+	}
+	if e.sweepN <= 0 {
+		e.sweepN = 1000
+	}
+	if err := CheckMasterKey(ctx, cfg.Store, cfg.KEK); err != nil {
+		return nil, err
+	}
+	e.keys = keyring.New(cfg.Store, cfg.KEK)
+	if cfg.MaxSealsPerKey > 0 {
+		e.keys.MaxSealsPerKey = cfg.MaxSealsPerKey
+	}
+	e.bgCtx, e.stop = context.WithCancel(context.Background())
+	return e, nil
+}
+
+// CheckMasterKey compares the master key's ID with the one recorded in the
+// store, recording it on a first start.
+func CheckMasterKey(ctx context.Context, st lethe.Store, kek keyring.Wrapper) error {
+	id, err := st.Meta(ctx, metaKEKID)
+	switch {
+	case errors.Is(err, lethe.ErrNotFound):
+		if err := st.SetMeta(ctx, metaKEKID, []byte(kek.ID())); err != nil {
+			return fmt.Errorf("record master key id: %w", err)
+		}
+		return nil
+	case err != nil:
+		return fmt.Errorf("read master key id: %w", err)
+	case string(id) != kek.ID():
+		return fmt.Errorf("%w: the data was created with master key %s, this key is %s", ErrWrongMasterKey, id, kek.ID())
+	}
+	return nil
+}
+
+// Close waits for background work (re-planning) to stop.
+func (e *Engine) Close() {
+	e.stop()
+	e.bg.Wait()
+}
+
+// Store returns the engine's store (for health checks and tools).
+func (e *Engine) Store() lethe.Store { return e.store }
+
+// Now returns the engine's clock reading.
+func (e *Engine) Now() time.Time { return e.now() }
+
+func newID() string { return uuid.Must(uuid.NewV7()).String() }
+
+// tenant returns a tenant with its policy set, cached after the first use.
+func (e *Engine) tenant(ctx context.Context, id string) (*tenantState, error) {
+	e.mu.Lock()
+	ts := e.tenants[id]
+	e.mu.Unlock()
+	if ts != nil {
+		return ts, nil
+	}
+	t, err := e.store.Tenant(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	set, err := e.policySet(t.Packs)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", id, err)
+	}
+	ts = &tenantState{tenant: t, set: set}
+	e.mu.Lock()
+	e.tenants[id] = ts
+	e.mu.Unlock()
+	return ts, nil
+}
+
+func (e *Engine) policySet(packs []string) (*policy.Set, error) {
+	var ps []*policy.Policy
+	for _, name := range packs {
+		p, err := policy.Pack(name)
+		if err != nil {
+			return nil, err
+		}
+		ps = append(ps, p)
+	}
+	if e.extra != nil {
+		ps = append(ps, e.extra)
+	}
+	return policy.Combine(ps...)
+}
+
+// collection resolves a tenant's collection; unknown names are ErrNotFound.
+func (e *Engine) collection(ctx context.Context, tenant, name string) (*tenantState, *policy.Collection, error) {
+	ts, err := e.tenant(ctx, tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	c := ts.set.Collection(name)
+	if c == nil {
+		return nil, nil, fmt.Errorf("collection %q: %w for tenant %s", name, lethe.ErrNotFound, tenant)
+	}
+	return ts, c, nil
+}

@@ -1,0 +1,280 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/policy"
+	"github.com/lethe-privacy/lethe/retention"
+)
+
+// NewRecord is a record as a client hands it in.
+type NewRecord struct {
+	ID        string // optional; a UUIDv7 is assigned when empty
+	Origin    string // optional data origin, e.g. "amazon"
+	CreatedAt time.Time
+	Fields    map[string]any
+}
+
+// Doc is a record as a client sees it, PII decrypted.
+type Doc struct {
+	ID         string
+	Collection string
+	Origin     string
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	State      lethe.State
+	Fields     map[string]any
+	Plan       lethe.Plan
+}
+
+// maxFutureSkew bounds how far in the future an imported created_at may lie.
+const maxFutureSkew = 5 * time.Minute
+
+// Put stores new records of one collection, all or nothing: PII sealed,
+// subjects blind-indexed, retention planned.
+func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRecord) ([]*Doc, error) {
+	_, c, err := e.collection(ctx, tenant, collection)
+	if err != nil {
+		return nil, err
+	}
+	s, err := e.settingsFor(ctx, tenant, collection)
+	if err != nil {
+		return nil, err
+	}
+	if !retention.Enabled(c, s) {
+		return nil, fmt.Errorf("%w: tenant %s switched %s off; enable it in its settings first", lethe.ErrDisabled, tenant, collection)
+	}
+	keys, err := e.keys.Tenant(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	now := e.now().UTC()
+	recs := make([]*lethe.Record, len(in))
+	docs := make([]*Doc, len(in))
+	for i, nr := range in {
+		r, fields, err := e.newRecord(c, tenant, nr, now)
+		if err == nil {
+			r.Plain, r.Sealed, err = sealFields(keys, c, r.Ref(), fields)
+		}
+		if err == nil {
+			r.Subjects, err = subjectsOf(keys, c, fields)
+		}
+		if err != nil {
+			return nil, atIndex(err, i, len(in))
+		}
+		r.Plan = retention.Plan(c, s, planInput(r))
+		recs[i] = r
+		docs[i] = &Doc{ID: r.ID, Collection: collection, Origin: r.Origin, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Fields: fields, Plan: r.Plan}
+	}
+	if err := e.store.InsertRecords(ctx, recs); err != nil {
+		return nil, err
+	}
+	return docs, nil
+}
+
+func (e *Engine) newRecord(c *policy.Collection, tenant string, nr NewRecord, now time.Time) (*lethe.Record, map[string]any, error) {
+	id := nr.ID
+	if id == "" {
+		id = newID()
+	} else if !recordIDPattern.MatchString(id) {
+		return nil, nil, &lethe.FieldError{Field: "id", Reason: "want 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'"}
+	}
+	if nr.Origin != "" && !originPattern.MatchString(nr.Origin) {
+		return nil, nil, &lethe.FieldError{Field: "origin", Reason: "want 1-64 lower-case characters of a-z, 0-9, '.', '_' and '-'"}
+	}
+	created := now
+	if !nr.CreatedAt.IsZero() {
+		if nr.CreatedAt.After(now.Add(maxFutureSkew)) {
+			return nil, nil, &lethe.FieldError{Field: "created_at", Reason: "lies in the future"}
+		}
+		created = nr.CreatedAt.UTC()
+	}
+	fields, err := checkFields(c, nr.Fields, "fields.")
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := checkRequired(c, fields); err != nil {
+		return nil, nil, err
+	}
+	r := &lethe.Record{Tenant: tenant, Collection: c.Name, ID: id, Origin: nr.Origin, CreatedAt: created, UpdatedAt: now, State: lethe.StateActive}
+	return r, fields, nil
+}
+
+// atIndex prefixes a field error of a batch with the record's index.
+func atIndex(err error, i, n int) error {
+	var fe *lethe.FieldError
+	if n > 1 && errors.As(err, &fe) {
+		return &lethe.FieldError{Field: fmt.Sprintf("records[%d].%s", i, fe.Field), Reason: fe.Reason}
+	}
+	return err
+}
+
+// planInput is what the planner reads of a stored record; it never needs a
+// decrypted value (bases are plain timestamps, conditions test presence).
+func planInput(r *lethe.Record) retention.Input {
+	return retention.Input{
+		Origin:    r.Origin,
+		CreatedAt: r.CreatedAt,
+		UpdatedAt: r.UpdatedAt,
+		State:     r.State,
+		Plain:     r.Plain,
+		Has: func(f string) bool {
+			if _, ok := r.Plain[f]; ok {
+				return true
+			}
+			_, ok := r.Sealed[f]
+			return ok
+		},
+	}
+}
+
+// Get returns one record with its PII decrypted.
+func (e *Engine) Get(ctx context.Context, ref lethe.RecordRef) (*Doc, error) {
+	if _, _, err := e.collection(ctx, ref.Tenant, ref.Collection); err != nil {
+		return nil, err
+	}
+	r, err := e.store.Record(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	return e.doc(ctx, r)
+}
+
+func (e *Engine) doc(ctx context.Context, r *lethe.Record) (*Doc, error) {
+	keys, err := e.keys.Tenant(ctx, r.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	fields, err := openFields(keys, r)
+	if err != nil {
+		return nil, err
+	}
+	return &Doc{ID: r.ID, Collection: r.Collection, Origin: r.Origin, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Fields: fields, Plan: r.Plan}, nil
+}
+
+// Patch merges fields into a record (null removes a field) and re-plans
+// it: setting shipped_at, say, starts the marketplace rule's clock.
+func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[string]any) (*Doc, error) {
+	_, c, err := e.collection(ctx, ref.Tenant, ref.Collection)
+	if err != nil {
+		return nil, err
+	}
+	s, err := e.settingsFor(ctx, ref.Tenant, ref.Collection)
+	if err != nil {
+		return nil, err
+	}
+	if !retention.Enabled(c, s) {
+		return nil, fmt.Errorf("%w: tenant %s switched %s off", lethe.ErrDisabled, ref.Tenant, ref.Collection)
+	}
+	changed, err := checkFields(c, patch, "fields.")
+	if err != nil {
+		return nil, err
+	}
+	r, err := e.store.Record(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	keys, err := e.keys.Tenant(ctx, ref.Tenant)
+	if err != nil {
+		return nil, err
+	}
+	if r.State == lethe.StateAnonymized {
+		for name := range patch {
+			if c.Field(name).IsPII() {
+				return nil, &lethe.FieldError{Field: "fields." + name, Reason: "the record is anonymized; its personal data cannot be written again"}
+			}
+		}
+	}
+	plain, sealed, err := sealFields(keys, c, ref, changed)
+	if err != nil {
+		return nil, err
+	}
+	newSubjects, err := subjectsOf(keys, c, changed)
+	if err != nil {
+		return nil, err
+	}
+	if r.Plain == nil {
+		r.Plain = map[string]any{}
+	}
+	if r.Sealed == nil {
+		r.Sealed = map[string][]byte{}
+	}
+	for name := range patch {
+		delete(r.Plain, name)
+		delete(r.Sealed, name)
+	}
+	for k, v := range plain {
+		r.Plain[k] = v
+	}
+	for k, v := range sealed {
+		r.Sealed[k] = v
+	}
+	if err := checkRequired(c, mergedNames(r)); err != nil {
+		return nil, err
+	}
+	kept := r.Subjects[:0]
+	for _, sub := range r.Subjects {
+		if _, touched := patch[topField(sub.Field)]; !touched {
+			kept = append(kept, sub)
+		}
+	}
+	r.Subjects = append(kept, newSubjects...)
+	r.UpdatedAt = e.now().UTC()
+	r.Plan = retention.Plan(c, s, planInput(r))
+	if err := e.store.UpdateRecord(ctx, r); err != nil {
+		return nil, err
+	}
+	return e.doc(ctx, r)
+}
+
+// topField returns the top-level field of a subject's field path
+// ("weitere_ansprechpartner.email" → "weitere_ansprechpartner").
+func topField(path string) string {
+	for i := 0; i < len(path); i++ {
+		if path[i] == '.' {
+			return path[:i]
+		}
+	}
+	return path
+}
+
+func mergedNames(r *lethe.Record) map[string]any {
+	m := make(map[string]any, len(r.Plain)+len(r.Sealed))
+	for k, v := range r.Plain {
+		m[k] = v
+	}
+	for k := range r.Sealed {
+		m[k] = true
+	}
+	return m
+}
+
+// Delete erases one record now (C3: any data can be deleted manually at
+// any time), unless a legal hold keeps it. The erasure and its audit entry
+// commit together.
+func (e *Engine) Delete(ctx context.Context, actor string, ref lethe.RecordRef) error {
+	_, c, err := e.collection(ctx, ref.Tenant, ref.Collection)
+	if err != nil {
+		return err
+	}
+	s, err := e.settingsFor(ctx, ref.Tenant, ref.Collection)
+	if err != nil {
+		return err
+	}
+	r, err := e.store.Record(ctx, ref)
+	if err != nil {
+		return err
+	}
+	if held, until, reason := retention.Hold(c, s, planInput(r), e.now()); held {
+		return fmt.Errorf("%w until %s: %s", lethe.ErrHeld, until.UTC().Format(time.DateOnly), reason)
+	}
+	entry, err := e.entry(ref.Tenant, lethe.LogSecurity, actor, "record.delete", map[string]any{"collection": ref.Collection, "id": ref.ID})
+	if err != nil {
+		return err
+	}
+	return e.store.ApplyBatch(ctx, &lethe.Batch{Deletes: []lethe.RecordRef{ref}, Audit: []*lethe.AuditEntry{entry}})
+}

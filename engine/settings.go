@@ -1,0 +1,192 @@
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/retention"
+)
+
+// Settings returns the tenant's settings of a collection (empty when the
+// tenant never chose: the policy's defaults apply).
+func (e *Engine) Settings(ctx context.Context, tenant, collection string) (*lethe.Settings, error) {
+	if _, _, err := e.collection(ctx, tenant, collection); err != nil {
+		return nil, err
+	}
+	return e.settingsFor(ctx, tenant, collection)
+}
+
+func (e *Engine) settingsFor(ctx context.Context, tenant, collection string) (*lethe.Settings, error) {
+	k := settingsKey{tenant, collection}
+	e.mu.Lock()
+	s, ok := e.settings[k]
+	e.mu.Unlock()
+	if ok {
+		return s, nil
+	}
+	s, err := e.store.Settings(ctx, tenant, collection)
+	if errors.Is(err, lethe.ErrNotFound) {
+		s, err = &lethe.Settings{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.settings[k] = s
+	e.mu.Unlock()
+	return s, nil
+}
+
+// PutSettings validates and stores a tenant's settings of a collection,
+// audits the change, and re-plans the collection's records in the
+// background (see ReplanStatus for progress).
+func (e *Engine) PutSettings(ctx context.Context, actor, tenant, collection string, s *lethe.Settings) (*lethe.Settings, error) {
+	_, c, err := e.collection(ctx, tenant, collection)
+	if err != nil {
+		return nil, err
+	}
+	if err := retention.ValidateSettings(c, s); err != nil {
+		return nil, err
+	}
+	s.UpdatedAt = e.now().UTC()
+	if err := e.audit(ctx, tenant, lethe.LogSecurity, actor, "settings.update", map[string]any{"collection": collection, "settings": s}); err != nil {
+		return nil, err
+	}
+	if err := e.store.PutSettings(ctx, tenant, collection, s); err != nil {
+		return nil, err
+	}
+	e.mu.Lock()
+	e.settings[settingsKey{tenant, collection}] = s
+	e.mu.Unlock()
+	e.startReplan(tenant, collection)
+	return s, nil
+}
+
+// ReplanStatus is the progress of re-planning a collection after a
+// settings change.
+type ReplanStatus struct {
+	Running  bool
+	Scanned  int64
+	Changed  int64
+	Started  time.Time
+	Finished time.Time
+	Err      string
+}
+
+type replans struct {
+	mu   sync.Mutex
+	jobs map[settingsKey]*replanJob
+}
+
+type replanJob struct {
+	status ReplanStatus
+	again  bool // settings changed while running: scan once more
+}
+
+// ReplanStatus reports the last re-planning of a collection (zero when none
+// ran in this process).
+func (e *Engine) ReplanStatus(tenant, collection string) ReplanStatus {
+	e.replans.mu.Lock()
+	defer e.replans.mu.Unlock()
+	if j := e.replans.jobs[settingsKey{tenant, collection}]; j != nil {
+		return j.status
+	}
+	return ReplanStatus{}
+}
+
+func (e *Engine) startReplan(tenant, collection string) {
+	k := settingsKey{tenant, collection}
+	e.replans.mu.Lock()
+	defer e.replans.mu.Unlock()
+	if e.replans.jobs == nil {
+		e.replans.jobs = make(map[settingsKey]*replanJob)
+	}
+	if j := e.replans.jobs[k]; j != nil && j.status.Running {
+		j.again = true
+		return
+	}
+	j := &replanJob{status: ReplanStatus{Running: true, Started: e.now().UTC()}}
+	e.replans.jobs[k] = j
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		for {
+			err := e.Replan(e.bgCtx, tenant, collection, func(scanned, changed int64) {
+				e.replans.mu.Lock()
+				j.status.Scanned, j.status.Changed = scanned, changed
+				e.replans.mu.Unlock()
+			})
+			e.replans.mu.Lock()
+			if err == nil && j.again {
+				j.again = false
+				e.replans.mu.Unlock()
+				continue
+			}
+			j.status.Running = false
+			j.status.Finished = e.now().UTC()
+			if err != nil {
+				j.status.Err = err.Error()
+				e.log.Error("replan failed", "tenant", tenant, "collection", collection, "err", err)
+			}
+			e.replans.mu.Unlock()
+			return
+		}
+	}()
+}
+
+// replanBatch is how many records one re-planning step reads and updates.
+const replanBatch = 1000
+
+// Replan recomputes the plan of every record of a collection with the
+// tenant's current settings, in batches. Each update is guarded by the
+// record's UpdatedAt, so a record written meanwhile keeps its own plan.
+func (e *Engine) Replan(ctx context.Context, tenant, collection string, progress func(scanned, changed int64)) error {
+	_, c, err := e.collection(ctx, tenant, collection)
+	if err != nil {
+		return err
+	}
+	s, err := e.settingsFor(ctx, tenant, collection)
+	if err != nil {
+		return err
+	}
+	var scanned, changed int64
+	after := ""
+	for {
+		recs, err := e.store.ScanRecords(ctx, tenant, collection, after, replanBatch)
+		if err != nil {
+			return fmt.Errorf("replan %s/%s: %w", tenant, collection, err)
+		}
+		if len(recs) == 0 {
+			return nil
+		}
+		var ups []lethe.PlanUpdate
+		for _, r := range recs {
+			p := retention.Plan(c, s, planInput(r))
+			if !samePlan(p, r.Plan) {
+				ups = append(ups, lethe.PlanUpdate{Ref: r.Ref(), UpdatedAt: r.UpdatedAt, Plan: p})
+			}
+		}
+		if len(ups) > 0 {
+			n, err := e.store.UpdatePlans(ctx, ups)
+			if err != nil {
+				return fmt.Errorf("replan %s/%s: %w", tenant, collection, err)
+			}
+			changed += int64(n)
+		}
+		scanned += int64(len(recs))
+		after = recs[len(recs)-1].ID
+		if progress != nil {
+			progress(scanned, changed)
+		}
+	}
+}
+
+// samePlan compares plans at the stores' millisecond resolution.
+func samePlan(a, b lethe.Plan) bool {
+	return a.Action == b.Action && a.Rule == b.Rule &&
+		a.DueAt.Truncate(time.Millisecond).Equal(b.DueAt.Truncate(time.Millisecond))
+}

@@ -1,0 +1,234 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/retention"
+)
+
+// SweepResult counts what one sweep did.
+type SweepResult struct {
+	Started    time.Time
+	Finished   time.Time
+	Batches    int
+	Deleted    int64
+	Anonymized int64
+	// Replanned counts due records whose plan had moved (a settings change
+	// not yet re-planned): they got their new plan instead of an action.
+	Replanned int64
+	Counts    []SweepCount
+}
+
+// SweepCount is what a sweep did to one collection of one tenant.
+type SweepCount struct {
+	Tenant     string
+	Collection string
+	Action     lethe.Action
+	Count      int64
+}
+
+// Sweep applies every retention action due now, batch by batch, oldest due
+// first. Each batch is one transaction with its audit entries, so a sweep
+// killed at any point loses nothing: the next one takes up what is still
+// due, and records not yet due are never read. Only one sweep runs at a
+// time in a process.
+func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
+	e.sweepMu.Lock()
+	defer e.sweepMu.Unlock()
+	now := e.now().UTC()
+	res := &SweepResult{Started: now}
+	counts := map[SweepCount]int64{}
+	for {
+		recs, err := e.store.DueRecords(ctx, now, e.sweepN)
+		if err != nil {
+			return res, fmt.Errorf("sweep: find due records: %w", err)
+		}
+		if len(recs) == 0 {
+			break
+		}
+		done, err := e.sweepBatch(ctx, recs, now, counts)
+		if err != nil {
+			return res, err
+		}
+		res.Batches++
+		res.Deleted += done.Deleted
+		res.Anonymized += done.Anonymized
+		res.Replanned += done.Replanned
+		// Keep going while batches make progress: an anonymized record
+		// whose delete is due too comes back in the next batch.
+		if done.Deleted+done.Anonymized+done.Replanned == 0 {
+			break
+		}
+	}
+	if res.Deleted+res.Anonymized > 0 {
+		// Erased bytes must not linger in the write-ahead log.
+		if err := e.store.Checkpoint(ctx); err != nil {
+			return res, fmt.Errorf("sweep: checkpoint: %w", err)
+		}
+	}
+	for k, n := range counts {
+		k.Count = n
+		res.Counts = append(res.Counts, k)
+	}
+	sort.Slice(res.Counts, func(i, j int) bool {
+		a, b := res.Counts[i], res.Counts[j]
+		if a.Tenant != b.Tenant {
+			return a.Tenant < b.Tenant
+		}
+		if a.Collection != b.Collection {
+			return a.Collection < b.Collection
+		}
+		return a.Action < b.Action
+	})
+	res.Finished = e.now().UTC()
+	return res, nil
+}
+
+// sweepBatch acts on one batch of due records in one transaction.
+func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.Time, total map[SweepCount]int64) (*SweepResult, error) {
+	res := &SweepResult{}
+	batch := &lethe.Batch{}
+	var moved []lethe.PlanUpdate
+	perTenant := map[string]map[SweepCount]int64{}
+	for _, r := range recs {
+		ts, err := e.tenant(ctx, r.Tenant)
+		if err != nil {
+			return nil, fmt.Errorf("sweep %s/%s/%s: %w", r.Tenant, r.Collection, r.ID, err)
+		}
+		c := ts.set.Collection(r.Collection)
+		if c == nil {
+			// The collection left the policy: nothing says what to do, so
+			// the record keeps its data and loses its plan; logged loudly.
+			e.log.Warn("sweep: collection not in policy; plan cleared", "tenant", r.Tenant, "collection", r.Collection, "id", r.ID)
+			moved = append(moved, lethe.PlanUpdate{Ref: r.Ref(), UpdatedAt: r.UpdatedAt})
+			res.Replanned++
+			continue
+		}
+		s, err := e.settingsFor(ctx, r.Tenant, r.Collection)
+		if err != nil {
+			return nil, err
+		}
+		// The stored plan may predate a settings change whose re-planning
+		// has not reached this record: decide on the current plan.
+		p := retention.Plan(c, s, planInput(r))
+		if !p.Planned() || p.DueAt.After(now) {
+			moved = append(moved, lethe.PlanUpdate{Ref: r.Ref(), UpdatedAt: r.UpdatedAt, Plan: p})
+			res.Replanned++
+			continue
+		}
+		switch p.Action {
+		case lethe.ActionDelete:
+			batch.Deletes = append(batch.Deletes, r.Ref())
+			res.Deleted++
+		case lethe.ActionAnonymize:
+			if err := e.anonymize(ctx, r, now); err != nil {
+				return nil, err
+			}
+			batch.Updates = append(batch.Updates, r)
+			res.Anonymized++
+		default:
+			continue
+		}
+		k := SweepCount{Tenant: r.Tenant, Collection: r.Collection, Action: p.Action}
+		if perTenant[r.Tenant] == nil {
+			perTenant[r.Tenant] = map[SweepCount]int64{}
+		}
+		perTenant[r.Tenant][k]++
+		total[k]++
+	}
+	if len(moved) > 0 {
+		if _, err := e.store.UpdatePlans(ctx, moved); err != nil {
+			return nil, fmt.Errorf("sweep: update plans: %w", err)
+		}
+	}
+	tenants := make([]string, 0, len(perTenant))
+	for t := range perTenant {
+		tenants = append(tenants, t)
+	}
+	sort.Strings(tenants)
+	for _, t := range tenants {
+		data := map[string]map[string]int64{}
+		for k, n := range perTenant[t] {
+			if data[string(k.Action)] == nil {
+				data[string(k.Action)] = map[string]int64{}
+			}
+			data[string(k.Action)][k.Collection] = n
+		}
+		entry, err := e.entry(t, lethe.LogSecurity, "sweeper", "sweep.batch", map[string]any{"counts": data})
+		if err != nil {
+			return nil, err
+		}
+		batch.Audit = append(batch.Audit, entry)
+	}
+	if len(batch.Deletes)+len(batch.Updates) == 0 {
+		return res, nil
+	}
+	if err := e.store.ApplyBatch(ctx, batch); err != nil {
+		return nil, fmt.Errorf("sweep: apply batch: %w", err)
+	}
+	return res, nil
+}
+
+// anonymize applies the collection's operators to a record in memory:
+// PII fields decrypted, transformed, sealed again; subject index entries
+// dropped (an anonymized record no longer belongs to anyone); state
+// anonymized; plan moved to the next rule. A field that no longer opens is
+// dropped rather than kept: failing towards less data is the safe side.
+func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) error {
+	_, c, err := e.collection(ctx, r.Tenant, r.Collection)
+	if err != nil {
+		return err
+	}
+	s, err := e.settingsFor(ctx, r.Tenant, r.Collection)
+	if err != nil {
+		return err
+	}
+	keys, err := e.keys.Tenant(ctx, r.Tenant)
+	if err != nil {
+		return err
+	}
+	fields, err := openFields(keys, r)
+	if err != nil {
+		e.log.Error("anonymize: sealed fields do not open; dropping them", "tenant", r.Tenant, "collection", r.Collection, "id", r.ID, "err", err)
+		fields = make(map[string]any, len(r.Plain))
+		for k, v := range r.Plain {
+			fields[k] = v
+		}
+	}
+	anon := retention.Anonymize(c, s, fields, func() string { return uuid.NewString() })
+	plain, sealed, err := sealFields(keys, c, r.Ref(), anon)
+	if err != nil {
+		return err
+	}
+	r.Plain, r.Sealed, r.Subjects = plain, sealed, nil
+	r.State = lethe.StateAnonymized
+	r.UpdatedAt = now
+	r.Plan = retention.Plan(c, s, planInput(r))
+	return nil
+}
+
+// PlanSummary is the sweeper's dry run for one tenant: what will be deleted
+// or anonymized up to until, by collection, action and day.
+func (e *Engine) PlanSummary(ctx context.Context, tenant string, until time.Time) ([]lethe.PlanBucket, error) {
+	if _, err := e.tenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	return e.store.PlanSummary(ctx, tenant, until)
+}
+
+// Lag reports how many records are overdue now and for how long the oldest
+// has been (the sweep lag).
+func (e *Engine) Lag(ctx context.Context) (int64, time.Duration, error) {
+	now := e.now()
+	n, oldest, err := e.store.Overdue(ctx, now)
+	if err != nil || n == 0 {
+		return n, 0, err
+	}
+	return n, now.Sub(oldest), nil
+}

@@ -1,0 +1,125 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"log/slog"
+	"net/http"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// Problem is an RFC 9457 problem details object.
+type Problem struct {
+	Type     string         `json:"type"`
+	Title    string         `json:"title"`
+	Status   int            `json:"status"`
+	Detail   string         `json:"detail,omitempty"`
+	Instance string         `json:"instance,omitempty"`
+	Errors   []ProblemField `json:"errors,omitempty"`
+}
+
+// ProblemField names one invalid input field.
+type ProblemField struct {
+	Field  string `json:"field"`
+	Reason string `json:"reason"`
+}
+
+// problemFor maps an error to its problem: the one place where domain
+// errors become status codes. Unexpected errors are logged (they never
+// carry PII: the engine wraps ids and names, not values) and answered
+// without their text.
+func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
+	p := Problem{Instance: r.URL.Path}
+	var fe *lethe.FieldError
+	var mbe *http.MaxBytesError
+	switch {
+	case errors.As(err, &mbe):
+		p.Status, p.Type, p.Title = http.StatusRequestEntityTooLarge, "urn:lethe:problem:too-large", "Request body too large"
+		p.Detail = err.Error()
+	case errors.As(err, &fe):
+		p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "urn:lethe:problem:invalid", "Invalid input"
+		p.Detail = fe.Error()
+		p.Errors = fieldErrors(err)
+	case errors.Is(err, errMalformed):
+		p.Status, p.Type, p.Title = http.StatusBadRequest, "urn:lethe:problem:malformed", "Malformed request"
+		p.Detail = err.Error()
+	case errors.Is(err, lethe.ErrInvalid):
+		p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "urn:lethe:problem:invalid", "Invalid input"
+		p.Detail = err.Error()
+		p.Errors = fieldErrors(err)
+	case errors.Is(err, lethe.ErrUnauthorized):
+		p.Status, p.Type, p.Title = http.StatusUnauthorized, "urn:lethe:problem:unauthorized", "Unauthorized"
+		p.Detail = "a valid bearer token is required"
+	case errors.Is(err, lethe.ErrForbidden):
+		p.Status, p.Type, p.Title = http.StatusForbidden, "urn:lethe:problem:forbidden", "Forbidden"
+		p.Detail = err.Error()
+	case errors.Is(err, lethe.ErrNotFound):
+		p.Status, p.Type, p.Title = http.StatusNotFound, "urn:lethe:problem:not-found", "Not found"
+		p.Detail = err.Error()
+	case errors.Is(err, lethe.ErrDisabled):
+		p.Status, p.Type, p.Title = http.StatusConflict, "urn:lethe:problem:collection-disabled", "Collection disabled"
+		p.Detail = err.Error()
+	case errors.Is(err, lethe.ErrHeld):
+		p.Status, p.Type, p.Title = http.StatusConflict, "urn:lethe:problem:legal-hold", "Under legal hold"
+		p.Detail = err.Error()
+	case errors.Is(err, lethe.ErrConflict):
+		p.Status, p.Type, p.Title = http.StatusConflict, "urn:lethe:problem:conflict", "Conflict"
+		p.Detail = err.Error()
+	case errors.Is(err, lethe.ErrStorageFull):
+		p.Status, p.Type, p.Title = http.StatusInsufficientStorage, "urn:lethe:problem:storage-full", "Storage full"
+		p.Detail = "the disk is full; nothing was written"
+	case errors.Is(err, lethe.ErrUnavailable):
+		p.Status, p.Type, p.Title = http.StatusServiceUnavailable, "urn:lethe:problem:unavailable", "Unavailable"
+		p.Detail = "try again shortly"
+	case errors.Is(err, lethe.ErrCrypto):
+		log.Error("stored data failed to decrypt", "path", r.URL.Path, "err", err)
+		p.Status, p.Type, p.Title = http.StatusInternalServerError, "urn:lethe:problem:integrity", "Stored data failed to decrypt"
+	default:
+		log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		p.Status, p.Type, p.Title = http.StatusInternalServerError, "urn:lethe:problem:internal", "Internal error"
+	}
+	return p
+}
+
+// fieldErrors collects every FieldError joined into err.
+func fieldErrors(err error) []ProblemField {
+	var out []ProblemField
+	var walk func(error)
+	walk = func(err error) {
+		if err == nil {
+			return
+		}
+		if fe, ok := err.(*lethe.FieldError); ok {
+			out = append(out, ProblemField{Field: fe.Field, Reason: fe.Reason})
+			return
+		}
+		switch x := err.(type) {
+		case interface{ Unwrap() []error }:
+			for _, e := range x.Unwrap() {
+				walk(e)
+			}
+		case interface{ Unwrap() error }:
+			walk(x.Unwrap())
+		}
+	}
+	walk(err)
+	return out
+}
+
+func writeProblem(w http.ResponseWriter, p Problem) {
+	w.Header().Set("Content-Type", "application/problem+json")
+	w.Header().Set("Cache-Control", "no-store")
+	if p.Status == http.StatusUnauthorized {
+		w.Header().Set("WWW-Authenticate", `Bearer realm="lethe"`)
+	}
+	w.WriteHeader(p.Status)
+	json.NewEncoder(w).Encode(p)
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}

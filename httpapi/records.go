@@ -1,0 +1,141 @@
+package httpapi
+
+import (
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/engine"
+)
+
+type planJSON struct {
+	Action lethe.Action `json:"action"`
+	Rule   string       `json:"rule"`
+	DueAt  time.Time    `json:"due_at"`
+}
+
+type recordJSON struct {
+	ID         string         `json:"id"`
+	Collection string         `json:"collection"`
+	Origin     string         `json:"origin,omitempty"`
+	CreatedAt  time.Time      `json:"created_at"`
+	UpdatedAt  time.Time      `json:"updated_at"`
+	State      lethe.State    `json:"state"`
+	Fields     map[string]any `json:"fields"`
+	Plan       *planJSON      `json:"plan,omitempty"`
+}
+
+func toRecordJSON(d *engine.Doc) recordJSON {
+	rj := recordJSON{ID: d.ID, Collection: d.Collection, Origin: d.Origin, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, State: d.State, Fields: d.Fields}
+	if rj.Fields == nil {
+		rj.Fields = map[string]any{}
+	}
+	if d.Plan.Planned() {
+		rj.Plan = &planJSON{Action: d.Plan.Action, Rule: d.Plan.Rule, DueAt: d.Plan.DueAt}
+	}
+	return rj
+}
+
+// recordIn is one record as a client sends it.
+type recordIn struct {
+	ID        string         `json:"id"`
+	Origin    string         `json:"origin"`
+	CreatedAt *time.Time     `json:"created_at"`
+	Fields    map[string]any `json:"fields"`
+}
+
+func (ri recordIn) toNew() engine.NewRecord {
+	nr := engine.NewRecord{ID: ri.ID, Origin: ri.Origin, Fields: ri.Fields}
+	if ri.CreatedAt != nil {
+		nr.CreatedAt = *ri.CreatedAt
+	}
+	return nr
+}
+
+// maxBatch bounds the records of one batch create.
+const maxBatch = 10000
+
+// createRecords takes one record, or {"records": [...]} for a batch that is
+// stored all or nothing.
+func (s *Server) createRecords(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	tenant, coll := r.PathValue("tenant"), r.PathValue("collection")
+	var body struct {
+		recordIn
+		Records *[]recordIn `json:"records"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	batch := body.Records != nil
+	var in []engine.NewRecord
+	if batch {
+		if body.ID != "" || body.Origin != "" || body.CreatedAt != nil || body.Fields != nil {
+			return &lethe.FieldError{Field: "records", Reason: "send either one record or {\"records\": [...]}, not both"}
+		}
+		if len(*body.Records) == 0 || len(*body.Records) > maxBatch {
+			return &lethe.FieldError{Field: "records", Reason: fmt.Sprintf("want 1 to %d records", maxBatch)}
+		}
+		for _, ri := range *body.Records {
+			in = append(in, ri.toNew())
+		}
+	} else {
+		in = []engine.NewRecord{body.recordIn.toNew()}
+	}
+	docs, err := s.eng.Put(r.Context(), tenant, coll, in)
+	if err != nil {
+		return err
+	}
+	if !batch {
+		w.Header().Set("Location", fmt.Sprintf("/v1/tenants/%s/collections/%s/records/%s", tenant, coll, docs[0].ID))
+		writeJSON(w, http.StatusCreated, toRecordJSON(docs[0]))
+		return nil
+	}
+	out := make([]recordJSON, len(docs))
+	for i, d := range docs {
+		out[i] = toRecordJSON(d)
+	}
+	writeJSON(w, http.StatusCreated, map[string]any{"records": out})
+	return nil
+}
+
+func refOf(r *http.Request) lethe.RecordRef {
+	return lethe.RecordRef{Tenant: r.PathValue("tenant"), Collection: r.PathValue("collection"), ID: r.PathValue("id")}
+}
+
+func (s *Server) getRecord(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	d, err := s.eng.Get(r.Context(), refOf(r))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toRecordJSON(d))
+	return nil
+}
+
+// patchRecord merges {"fields": {...}} into the record; null removes a
+// field. A changed basis (shipped_at, say) re-plans the record.
+func (s *Server) patchRecord(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	var body struct {
+		Fields map[string]any `json:"fields"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if body.Fields == nil {
+		return &lethe.FieldError{Field: "fields", Reason: "send {\"fields\": {...}} with the fields to change"}
+	}
+	d, err := s.eng.Patch(r.Context(), refOf(r), body.Fields)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toRecordJSON(d))
+	return nil
+}
+
+func (s *Server) deleteRecord(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
+	if err := s.eng.Delete(r.Context(), p.Name, refOf(r)); err != nil {
+		return err
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
+}

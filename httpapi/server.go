@@ -1,0 +1,249 @@
+// Package httpapi serves Lethe's HTTP JSON API under /v1 (described by the
+// OpenAPI document at /v1/openapi.json), plus /healthz, /readyz and
+// /metrics. Handlers are thin: they decode, authorize and call the engine;
+// problem.go maps every error to an RFC 9457 problem in one place.
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/engine"
+)
+
+// Config configures a Server.
+type Config struct {
+	Engine *engine.Engine
+	Logger *slog.Logger
+	// MaxBody bounds request bodies (default 8 MiB).
+	MaxBody int64
+}
+
+// Server is the HTTP API. It implements http.Handler.
+type Server struct {
+	eng     *engine.Engine
+	log     *slog.Logger
+	maxBody int64
+	mux     *http.ServeMux
+	metrics *Metrics
+}
+
+// access says who may call a route.
+type access int
+
+const (
+	public     access = iota // no token (health, OpenAPI)
+	adminOnly                // the admin token
+	tenantPath               // the admin, or an API key of the path's {tenant}
+)
+
+// route is one entry of the routing table. The table is also what the
+// OpenAPI test compares the published document with.
+type route struct {
+	method, pattern string
+	access          access
+	handle          func(s *Server, w http.ResponseWriter, r *http.Request, p engine.Principal) error
+}
+
+func routes() []route {
+	return []route{
+		{"GET", "/healthz", public, (*Server).healthz},
+		{"GET", "/readyz", public, (*Server).readyz},
+		{"GET", "/v1/openapi.json", public, (*Server).openapi},
+		{"POST", "/v1/tenants", adminOnly, (*Server).createTenant},
+		{"GET", "/v1/tenants/{tenant}", tenantPath, (*Server).getTenant},
+		{"POST", "/v1/tenants/{tenant}/keys", adminOnly, (*Server).createKey},
+		{"GET", "/v1/tenants/{tenant}/collections", tenantPath, (*Server).listCollections},
+		{"GET", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).getSettings},
+		{"PUT", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).putSettings},
+		{"POST", "/v1/tenants/{tenant}/collections/{collection}/records", tenantPath, (*Server).createRecords},
+		{"GET", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", tenantPath, (*Server).getRecord},
+		{"PATCH", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", tenantPath, (*Server).patchRecord},
+		{"DELETE", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", tenantPath, (*Server).deleteRecord},
+		{"GET", "/v1/tenants/{tenant}/subjects", tenantPath, (*Server).findSubject},
+		{"GET", "/v1/tenants/{tenant}/plan", tenantPath, (*Server).plan},
+		{"GET", "/v1/tenants/{tenant}/stats/{collection}", tenantPath, (*Server).stats},
+		{"POST", "/v1/sweeps", adminOnly, (*Server).sweep},
+	}
+}
+
+// New builds the API server.
+func New(cfg Config) *Server {
+	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux()}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.maxBody <= 0 {
+		s.maxBody = 8 << 20
+	}
+	s.metrics = newMetrics(cfg.Engine)
+	for _, rt := range routes() {
+		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
+	}
+	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, Problem{Type: "urn:lethe:problem:not-found", Title: "Not found", Status: http.StatusNotFound,
+			Detail: fmt.Sprintf("no route %s %s; see /v1/openapi.json", r.Method, r.URL.Path), Instance: r.URL.Path})
+	})
+	return s
+}
+
+// Metrics returns the server's Prometheus metrics (the scheduler reports
+// its sweeps there too).
+func (s *Server) Metrics() *Metrics { return s.metrics }
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) { s.mux.ServeHTTP(w, r) }
+
+// wrap adds body limits, authentication, tenant reach, metrics and error
+// mapping around a handler.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("handler panic", "route", rt.pattern, "panic", fmt.Sprint(v))
+				if sw.status == 0 {
+					writeProblem(sw, Problem{Type: "urn:lethe:problem:internal", Title: "Internal error", Status: 500, Instance: r.URL.Path})
+				}
+			}
+			s.metrics.observe(rt.method+" "+rt.pattern, sw.status, time.Since(start))
+		}()
+		r.Body = http.MaxBytesReader(sw, r.Body, s.maxBody)
+		var p engine.Principal
+		if rt.access != public {
+			var err error
+			p, err = s.authenticate(r)
+			if err == nil {
+				err = reach(rt.access, p, r.PathValue("tenant"))
+			}
+			if err != nil {
+				writeProblem(sw, problemFor(err, s.log, r))
+				return
+			}
+		}
+		if err := rt.handle(s, sw, r, p); err != nil {
+			writeProblem(sw, problemFor(err, s.log, r))
+		}
+	})
+}
+
+func (s *Server) authenticate(r *http.Request) (engine.Principal, error) {
+	h := r.Header.Get("Authorization")
+	tok, ok := strings.CutPrefix(h, "Bearer ")
+	if !ok || tok == "" {
+		return engine.Principal{}, lethe.ErrUnauthorized
+	}
+	return s.eng.Authenticate(r.Context(), strings.TrimSpace(tok))
+}
+
+// reach checks the principal against the route: no fallback tenant, no
+// path a key does not reach.
+func reach(a access, p engine.Principal, tenant string) error {
+	switch a {
+	case adminOnly:
+		if !p.Admin {
+			return fmt.Errorf("%w: this needs the admin token", lethe.ErrForbidden)
+		}
+	case tenantPath:
+		if !p.CanReach(tenant) {
+			return fmt.Errorf("%w: this key does not reach tenant %q", lethe.ErrForbidden, tenant)
+		}
+	}
+	return nil
+}
+
+// errMalformed marks bodies that are not the JSON the route expects.
+var errMalformed = errors.New("malformed request")
+
+// decode reads a JSON body strictly: unknown keys, trailing data and wrong
+// shapes are errors naming what is wrong. Numbers stay json.Number so that
+// integers survive exactly.
+func decode(r *http.Request, v any) error {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return err
+		}
+		return fmt.Errorf("%w: read body: %v", errMalformed, err)
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return fmt.Errorf("%w: empty body; send a JSON object", errMalformed)
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		var se *json.SyntaxError
+		switch {
+		case errors.As(err, &te):
+			return &lethe.FieldError{Field: te.Field, Reason: fmt.Sprintf("want %s, got JSON %s", te.Type, te.Value)}
+		case errors.As(err, &se):
+			return fmt.Errorf("%w: invalid JSON at byte %d: %v", errMalformed, se.Offset, err)
+		case strings.HasPrefix(err.Error(), "json: unknown field"):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return &lethe.FieldError{Field: name, Reason: "unknown field"}
+		}
+		return fmt.Errorf("%w: %v", errMalformed, err)
+	}
+	if dec.More() {
+		return fmt.Errorf("%w: trailing data after the JSON object", errMalformed)
+	}
+	return nil
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	return nil
+}
+
+// readyz answers 200 when the store answers within a second.
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
+	defer cancel()
+	if _, err := s.eng.Store().Meta(ctx, "kek_id"); err != nil && !errors.Is(err, lethe.ErrNotFound) {
+		return fmt.Errorf("%w: store: %v", lethe.ErrUnavailable, err)
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	return nil
+}
+
+// Routes lists the served routes as "METHOD /pattern" (for the OpenAPI
+// test and the docs).
+func Routes() []string {
+	var out []string
+	for _, rt := range routes() {
+		out = append(out, rt.method+" "+rt.pattern)
+	}
+	return out
+}

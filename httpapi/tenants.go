@@ -1,0 +1,144 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/engine"
+	"github.com/lethe-privacy/lethe/policy"
+	"github.com/lethe-privacy/lethe/retention"
+)
+
+type tenantJSON struct {
+	ID        string    `json:"id"`
+	Packs     []string  `json:"packs"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+func toTenantJSON(t *lethe.Tenant) tenantJSON {
+	packs := t.Packs
+	if packs == nil {
+		packs = []string{}
+	}
+	return tenantJSON{ID: t.ID, Packs: packs, CreatedAt: t.CreatedAt}
+}
+
+func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
+	var body struct {
+		ID    string   `json:"id"`
+		Packs []string `json:"packs"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	t, err := s.eng.CreateTenant(r.Context(), p.Name, body.ID, body.Packs)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Location", "/v1/tenants/"+t.ID)
+	writeJSON(w, http.StatusCreated, toTenantJSON(t))
+	return nil
+}
+
+func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	t, err := s.eng.Tenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toTenantJSON(t))
+	return nil
+}
+
+func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
+	key, err := s.eng.CreateAPIKey(r.Context(), p.Name, r.PathValue("tenant"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, map[string]string{"key": key, "tenant": r.PathValue("tenant")})
+	return nil
+}
+
+type fieldJSON struct {
+	Name        string      `json:"name"`
+	Type        string      `json:"type"`
+	PII         bool        `json:"pii"`
+	Subject     string      `json:"subject,omitempty"`
+	Unique      bool        `json:"unique,omitempty"`
+	Required    bool        `json:"required,omitempty"`
+	Anonymize   string      `json:"anonymize"`
+	Description string      `json:"description,omitempty"`
+	Items       []fieldJSON `json:"items,omitempty"`
+}
+
+type periodJSON struct {
+	Default lethe.Duration   `json:"default"`
+	Options []lethe.Duration `json:"options"`
+	Max     *lethe.Duration  `json:"max,omitempty"`
+}
+
+type ruleJSON struct {
+	Name   string            `json:"name"`
+	Action lethe.Action      `json:"action"`
+	Basis  string            `json:"basis"`
+	Period periodJSON        `json:"period"`
+	When   *policy.Condition `json:"when,omitempty"`
+	Reason string            `json:"reason,omitempty"`
+}
+
+type collectionJSON struct {
+	Name        string      `json:"name"`
+	Title       string      `json:"title,omitempty"`
+	Description string      `json:"description,omitempty"`
+	Pack        string      `json:"pack"`
+	Switchable  bool        `json:"switchable"`
+	Enabled     bool        `json:"enabled"`
+	Fields      []fieldJSON `json:"fields"`
+	Rules       []ruleJSON  `json:"rules"`
+}
+
+func toFieldsJSON(fs []*policy.Field) []fieldJSON {
+	out := make([]fieldJSON, 0, len(fs))
+	for _, f := range fs {
+		out = append(out, fieldJSON{Name: f.Name, Type: string(f.Type), PII: f.IsPII(), Subject: f.Subject, Unique: f.Unique,
+			Required: f.Required, Anonymize: string(f.Anonymize), Description: f.Description, Items: toFieldsJSON(f.Items)})
+	}
+	return out
+}
+
+func toRulesJSON(rs []*policy.Rule) []ruleJSON {
+	out := make([]ruleJSON, 0, len(rs))
+	for _, ru := range rs {
+		pj := periodJSON{Default: ru.Period.Default, Options: ru.Period.Options}
+		if pj.Options == nil {
+			pj.Options = []lethe.Duration{}
+		}
+		if !ru.Period.Max.IsZero() {
+			m := ru.Period.Max
+			pj.Max = &m
+		}
+		out = append(out, ruleJSON{Name: ru.Name, Action: ru.Action, Basis: ru.Basis, Period: pj, When: ru.When, Reason: ru.Reason})
+	}
+	return out
+}
+
+// listCollections answers the schema a client (and the console) builds
+// forms and requests from.
+func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	tenant := r.PathValue("tenant")
+	cs, err := s.eng.Collections(r.Context(), tenant)
+	if err != nil {
+		return err
+	}
+	out := make([]collectionJSON, 0, len(cs))
+	for _, c := range cs {
+		st, err := s.eng.Settings(r.Context(), tenant, c.Name)
+		if err != nil {
+			return err
+		}
+		out = append(out, collectionJSON{Name: c.Name, Title: c.Title, Description: c.Description, Pack: c.Pack,
+			Switchable: c.Switchable, Enabled: retention.Enabled(c, st), Fields: toFieldsJSON(c.Fields), Rules: toRulesJSON(c.Rules)})
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"collections": out})
+	return nil
+}

@@ -1,0 +1,104 @@
+package lethe
+
+import "time"
+
+// State is where a record stands in its life.
+type State string
+
+const (
+	// StateActive: the record holds its personal data.
+	StateActive State = "active"
+	// StateAnonymized: the anonymization operators ran; what is left is
+	// kept for statistics (O6) until a later rule deletes it.
+	StateAnonymized State = "anonymized"
+)
+
+// Action is what a retention rule or a request does to a record.
+type Action string
+
+const (
+	ActionNone      Action = ""
+	ActionDelete    Action = "delete"
+	ActionAnonymize Action = "anonymize"
+	// ActionHold is a legal hold: the record must be kept until the hold
+	// ends, whatever a request asks.
+	ActionHold Action = "hold"
+)
+
+// Plan is a record's next retention step. It is computed whenever the
+// record is written or the basis of one of its rules changes, and stored in
+// indexed columns so that finding due work is an index range scan.
+type Plan struct {
+	Action Action    // ActionNone when nothing is planned
+	Rule   string    // name of the rule that set the plan
+	DueAt  time.Time // zero when nothing is planned
+}
+
+// Planned reports whether the plan holds an action.
+func (p Plan) Planned() bool { return p.Action != ActionNone && !p.DueAt.IsZero() }
+
+// Record is one stored document of a collection. Personal data never sits
+// in Plain: every PII field value is sealed (encrypted) into Sealed, keyed by
+// the field name, and identifiers a subject can be found by are kept only as
+// keyed blind-index hashes in Subjects.
+type Record struct {
+	Tenant     string
+	Collection string
+	ID         string
+	Origin     string // data origin, e.g. "amazon"; empty when unknown
+	CreatedAt  time.Time
+	UpdatedAt  time.Time
+	State      State
+
+	// Plain holds the non-PII field values as decoded JSON.
+	Plain map[string]any
+	// Sealed holds one ciphertext envelope per PII field (see docs/format.md).
+	Sealed map[string][]byte
+	// Subjects are the blind-index entries of the record's identifiers.
+	Subjects []Subject
+
+	Plan Plan
+}
+
+// Subject is one blind-index entry: the kind of identifier (email, phone,
+// customer_id, ...), the field it came from, and the keyed hash of its
+// normalized value. The value itself is never stored in the clear.
+type Subject struct {
+	Kind  string
+	Field string
+	Hash  []byte
+	// Unique asks the store to refuse a second record of the same tenant and
+	// collection with the same kind and hash (C6: a voucher code once).
+	Unique bool
+}
+
+// RecordRef names one record.
+type RecordRef struct {
+	Tenant, Collection, ID string
+}
+
+// Ref returns the record's reference.
+func (r *Record) Ref() RecordRef { return RecordRef{r.Tenant, r.Collection, r.ID} }
+
+// Tenant is one customer of the application: a Mandant, a bot, an ERP
+// instance. Everything else belongs to exactly one tenant.
+type Tenant struct {
+	ID        string
+	Packs     []string
+	CreatedAt time.Time
+}
+
+// Settings are a tenant's choices for one collection, taken from the options
+// the policy allows (C2, O7, X8).
+type Settings struct {
+	// Enabled is nil when the tenant never chose; the collection's default
+	// applies then.
+	Enabled *bool `json:"enabled,omitempty"`
+	// Periods maps a rule name to the chosen period.
+	Periods map[string]Duration `json:"periods,omitempty"`
+	// Placeholder replaces names on anonymization (X7, X8).
+	Placeholder string `json:"placeholder,omitempty"`
+	// DropMetadata lists extra metadata keys removed on anonymization (O5).
+	DropMetadata []string  `json:"drop_metadata,omitempty"`
+	UpdatedAt    time.Time `json:"updated_at,omitzero"`
+}

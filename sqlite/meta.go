@@ -1,0 +1,266 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// Meta reads a server-wide value; lethe.ErrNotFound when unset.
+func (s *Store) Meta(ctx context.Context, key string) ([]byte, error) {
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	var v []byte
+	err := s.queryRow(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("meta %s: %w", key, lethe.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("meta %s: %w", key, mapErr(err))
+	}
+	return v, nil
+}
+
+// SetMeta sets or replaces a server-wide value and checkpoints it into the
+// main database file, where PeekMeta finds it.
+func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+			key, value)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("set meta %s: %w", key, err)
+	}
+	// PeekMeta reads the main file only (immutable, no WAL): move the
+	// value there now. Meta writes are rare, so the checkpoint is cheap.
+	if err := s.Checkpoint(ctx); err != nil {
+		return fmt.Errorf("set meta %s: stored, but %w", key, err)
+	}
+	return nil
+}
+
+// CreateTenant stores a new tenant; lethe.ErrConflict when the id is taken.
+// A zero CreatedAt is set from the store's clock.
+func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
+	if t == nil || t.ID == "" {
+		return fmt.Errorf("create tenant: %w: empty id", lethe.ErrInvalid)
+	}
+	packs := t.Packs
+	if packs == nil {
+		packs = []string{}
+	}
+	pj, err := json.Marshal(packs)
+	if err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx, "INSERT INTO tenants (id, packs, created_at) VALUES (?, ?, ?)",
+			t.ID, string(pj), millis(s.orNow(t.CreatedAt)))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
+	}
+	return nil
+}
+
+// Tenant reads one tenant; lethe.ErrNotFound when absent.
+func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
+	rows, err := s.query(ctx, "SELECT id, packs, created_at FROM tenants WHERE id = ?", id)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", id, err)
+	}
+	ts, err := scanTenants(rows)
+	if err != nil {
+		return nil, fmt.Errorf("tenant %s: %w", id, err)
+	}
+	if len(ts) == 0 {
+		return nil, fmt.Errorf("tenant %s: %w", id, lethe.ErrNotFound)
+	}
+	return ts[0], nil
+}
+
+// Tenants lists every tenant in id order.
+func (s *Store) Tenants(ctx context.Context) ([]*lethe.Tenant, error) {
+	rows, err := s.query(ctx, "SELECT id, packs, created_at FROM tenants ORDER BY id")
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %w", err)
+	}
+	ts, err := scanTenants(rows)
+	if err != nil {
+		return nil, fmt.Errorf("tenants: %w", err)
+	}
+	return ts, nil
+}
+
+func scanTenants(rows *sql.Rows) ([]*lethe.Tenant, error) {
+	defer rows.Close()
+	var out []*lethe.Tenant
+	for rows.Next() {
+		var (
+			t     lethe.Tenant
+			packs string
+			at    int64
+		)
+		if err := rows.Scan(&t.ID, &packs, &at); err != nil {
+			return nil, mapErr(err)
+		}
+		if err := json.Unmarshal([]byte(packs), &t.Packs); err != nil {
+			return nil, fmt.Errorf("packs of %s: %w", t.ID, err)
+		}
+		t.CreatedAt = fromMillis(at)
+		out = append(out, &t)
+	}
+	return out, mapErr(rows.Err())
+}
+
+// PutKey stores a wrapped tenant key; lethe.ErrConflict when that tenant,
+// purpose and version exist.
+func (s *Store) PutKey(ctx context.Context, k *lethe.WrappedKey) error {
+	if k == nil || k.Tenant == "" || k.Purpose == "" {
+		return fmt.Errorf("put key: %w: tenant and purpose required", lethe.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO keys (tenant, purpose, version, kek_id, wrapped, created_at, retired)
+			 VALUES (?, ?, ?, ?, ?, ?, ?)`,
+			k.Tenant, string(k.Purpose), int64(k.Version), k.KEKID, k.Wrapped,
+			millis(s.orNow(k.Created)), k.Retired)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put key %s/%s v%d: %w", k.Tenant, k.Purpose, k.Version, err)
+	}
+	return nil
+}
+
+// Keys returns every key of a tenant, oldest version first (and by purpose
+// within a version).
+func (s *Store) Keys(ctx context.Context, tenant string) ([]*lethe.WrappedKey, error) {
+	rows, err := s.query(ctx,
+		`SELECT tenant, purpose, version, kek_id, wrapped, created_at, retired
+		 FROM keys WHERE tenant = ? ORDER BY version, purpose`, tenant)
+	if err != nil {
+		return nil, fmt.Errorf("keys of %s: %w", tenant, err)
+	}
+	defer rows.Close()
+	var out []*lethe.WrappedKey
+	for rows.Next() {
+		var (
+			k       lethe.WrappedKey
+			purpose string
+			version int64
+			at      int64
+		)
+		if err := rows.Scan(&k.Tenant, &purpose, &version, &k.KEKID, &k.Wrapped, &at, &k.Retired); err != nil {
+			return nil, fmt.Errorf("keys of %s: %w", tenant, mapErr(err))
+		}
+		k.Purpose = lethe.KeyPurpose(purpose)
+		k.Version = uint32(version)
+		k.Created = fromMillis(at)
+		out = append(out, &k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("keys of %s: %w", tenant, mapErr(err))
+	}
+	return out, nil
+}
+
+// CreateAPIKey stores an API key; lethe.ErrConflict when the prefix is
+// taken.
+func (s *Store) CreateAPIKey(ctx context.Context, k *lethe.APIKey) error {
+	if k == nil || k.Prefix == "" || k.Tenant == "" {
+		return fmt.Errorf("create api key: %w: prefix and tenant required", lethe.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			"INSERT INTO api_keys (prefix, tenant, hash, created_at, revoked) VALUES (?, ?, ?, ?, ?)",
+			k.Prefix, k.Tenant, k.Hash, millis(s.orNow(k.CreatedAt)), k.Revoked)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("create api key %s: %w", k.Prefix, err)
+	}
+	return nil
+}
+
+// APIKey finds a key by its public prefix; lethe.ErrNotFound when unknown.
+func (s *Store) APIKey(ctx context.Context, prefix string) (*lethe.APIKey, error) {
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	var (
+		k  lethe.APIKey
+		at int64
+	)
+	err := s.queryRow(ctx, "SELECT prefix, tenant, hash, created_at, revoked FROM api_keys WHERE prefix = ?", prefix).
+		Scan(&k.Prefix, &k.Tenant, &k.Hash, &at, &k.Revoked)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("api key %s: %w", prefix, lethe.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("api key %s: %w", prefix, mapErr(err))
+	}
+	k.CreatedAt = fromMillis(at)
+	return &k, nil
+}
+
+// Settings returns a tenant's settings of a collection; lethe.ErrNotFound
+// when the tenant never set any.
+func (s *Store) Settings(ctx context.Context, tenant, collection string) (*lethe.Settings, error) {
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	var (
+		body string
+		at   int64
+	)
+	err := s.queryRow(ctx, "SELECT body, updated_at FROM settings WHERE tenant = ? AND collection = ?", tenant, collection).
+		Scan(&body, &at)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("settings %s/%s: %w", tenant, collection, lethe.ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("settings %s/%s: %w", tenant, collection, mapErr(err))
+	}
+	var st lethe.Settings
+	if err := json.Unmarshal([]byte(body), &st); err != nil {
+		return nil, fmt.Errorf("settings %s/%s: %w", tenant, collection, err)
+	}
+	st.UpdatedAt = fromMillis(at)
+	return &st, nil
+}
+
+// PutSettings sets or replaces a tenant's settings of a collection. A zero
+// UpdatedAt is set from the store's clock.
+func (s *Store) PutSettings(ctx context.Context, tenant, collection string, st *lethe.Settings) error {
+	if st == nil || tenant == "" || collection == "" {
+		return fmt.Errorf("put settings: %w: tenant, collection and settings required", lethe.ErrInvalid)
+	}
+	at := s.orNow(st.UpdatedAt)
+	body := *st
+	body.UpdatedAt = at.UTC().Truncate(time.Millisecond)
+	b, err := json.Marshal(&body)
+	if err != nil {
+		return fmt.Errorf("put settings %s/%s: %w", tenant, collection, err)
+	}
+	err = s.write(ctx, func(tx *sql.Tx) error {
+		_, err := tx.ExecContext(ctx,
+			`INSERT INTO settings (tenant, collection, body, updated_at) VALUES (?, ?, ?, ?)
+			 ON CONFLICT (tenant, collection) DO UPDATE SET body = excluded.body, updated_at = excluded.updated_at`,
+			tenant, collection, string(b), millis(at))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("put settings %s/%s: %w", tenant, collection, err)
+	}
+	return nil
+}

@@ -1,0 +1,156 @@
+package sqlite
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// recordRow is a record's column values as stored.
+type recordRow struct {
+	origin, state, plain string
+	created, updated     int64
+	sealed               []byte
+	action, rule         sql.NullString
+	due                  sql.NullInt64
+}
+
+// toRow encodes a record for storage. A zero CreatedAt or UpdatedAt is set from the store's clock.
+func (s *Store) toRow(r *lethe.Record) (recordRow, error) {
+	if r == nil || r.Tenant == "" || r.Collection == "" || r.ID == "" {
+		return recordRow{}, fmt.Errorf("%w: record needs tenant, collection and id", lethe.ErrInvalid)
+	}
+	plain, err := encodePlain(r.Plain)
+	if err != nil {
+		return recordRow{}, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
+	}
+	for _, sub := range r.Subjects {
+		if sub.Kind == "" || len(sub.Hash) == 0 {
+			return recordRow{}, fmt.Errorf("record %s/%s: %w: subject needs kind and hash", r.Collection, r.ID, lethe.ErrInvalid)
+		}
+	}
+	created := s.orNow(r.CreatedAt)
+	updated := r.UpdatedAt
+	if updated.IsZero() {
+		updated = created
+	}
+	row := recordRow{
+		origin:  r.Origin,
+		state:   string(r.State),
+		plain:   plain,
+		created: millis(created),
+		updated: millis(updated),
+		sealed:  lethe.EncodeSealed(r.Sealed),
+	}
+	if row.state == "" {
+		row.state = string(lethe.StateActive)
+	}
+	row.action, row.rule, row.due = planCols(r.Plan)
+	return row, nil
+}
+
+// planCols encodes a plan. A plan that is not Planned() keeps its action
+// and rule but gets no due time, so the sweeper never picks it up.
+func planCols(p lethe.Plan) (action, rule sql.NullString, due sql.NullInt64) {
+	if p.Action != lethe.ActionNone {
+		action = sql.NullString{String: string(p.Action), Valid: true}
+	}
+	if p.Rule != "" {
+		rule = sql.NullString{String: p.Rule, Valid: true}
+	}
+	if p.Planned() {
+		due = nullMillis(p.DueAt)
+	}
+	return action, rule, due
+}
+
+const insertRecordSQL = `INSERT INTO records
+	(tenant, collection, id, origin, created_at, updated_at, state, plain, sealed, plan_action, plan_rule, due_at)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+const insertSubjectSQL = `INSERT INTO subjects (rec, tenant, collection, kind, field, hash, uniq)
+	VALUES (?, ?, ?, ?, ?, ?, ?)`
+
+// insertRecord inserts one record, encoded by toRow, and its subjects. A
+// duplicate id or a taken unique subject fails with lethe.ErrConflict
+// naming what collided.
+func insertRecord(p *stmts, r *lethe.Record, row recordRow) error {
+	res, err := p.exec(insertRecordSQL, r.Tenant, r.Collection, r.ID, row.origin, row.created, row.updated,
+		row.state, row.plain, row.sealed, row.action, row.rule, row.due)
+	if err != nil {
+		if isConflict(err) {
+			return fmt.Errorf("record %s/%s exists: %w", r.Collection, r.ID, lethe.ErrConflict)
+		}
+		return fmt.Errorf("insert record %s/%s: %w", r.Collection, r.ID, mapErr(err))
+	}
+	rid, err := res.LastInsertId()
+	if err != nil {
+		return fmt.Errorf("insert record %s/%s: %w", r.Collection, r.ID, err)
+	}
+	return insertSubjects(p, rid, r)
+}
+
+func insertSubjects(p *stmts, rid int64, r *lethe.Record) error {
+	for _, sub := range r.Subjects {
+		_, err := p.exec(insertSubjectSQL, rid, r.Tenant, r.Collection, sub.Kind, sub.Field, sub.Hash, sub.Unique)
+		if err != nil {
+			if isConflict(err) {
+				return fmt.Errorf("record %s/%s: unique %s (field %s) is taken by another record: %w",
+					r.Collection, r.ID, sub.Kind, sub.Field, lethe.ErrConflict)
+			}
+			return fmt.Errorf("record %s/%s: subject %s: %w", r.Collection, r.ID, sub.Kind, mapErr(err))
+		}
+	}
+	return nil
+}
+
+// updateRecord replaces a record's origin, plain and sealed fields, state,
+// plan, updated_at and subjects; created_at never changes. It reports
+// whether the record exists.
+func (s *Store) updateRecord(p *stmts, r *lethe.Record) (bool, error) {
+	if r != nil && r.UpdatedAt.IsZero() {
+		c := *r
+		c.UpdatedAt = s.now()
+		r = &c
+	}
+	row, err := s.toRow(r)
+	if err != nil {
+		return false, err
+	}
+	var rid int64
+	err = p.scanRow(`UPDATE records SET origin = ?, updated_at = ?, state = ?, plain = ?, sealed = ?,
+		plan_action = ?, plan_rule = ?, due_at = ?
+		WHERE tenant = ? AND collection = ? AND id = ? RETURNING rid`,
+		[]any{row.origin, row.updated, row.state, row.plain, row.sealed, row.action, row.rule, row.due,
+			r.Tenant, r.Collection, r.ID}, &rid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("update record %s/%s: %w", r.Collection, r.ID, mapErr(err))
+	}
+	if _, err := p.exec("DELETE FROM subjects WHERE rec = ?", rid); err != nil {
+		return false, fmt.Errorf("update record %s/%s: %w", r.Collection, r.ID, mapErr(err))
+	}
+	return true, insertSubjects(p, rid, r)
+}
+
+// deleteRecord removes a record and, in the same transaction, its
+// subjects. It reports whether the record existed.
+func deleteRecord(p *stmts, ref lethe.RecordRef) (bool, error) {
+	var rid int64
+	err := p.scanRow("DELETE FROM records WHERE tenant = ? AND collection = ? AND id = ? RETURNING rid",
+		[]any{ref.Tenant, ref.Collection, ref.ID}, &rid)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("delete record %s/%s: %w", ref.Collection, ref.ID, mapErr(err))
+	}
+	if _, err := p.exec("DELETE FROM subjects WHERE rec = ?", rid); err != nil {
+		return false, fmt.Errorf("delete record %s/%s: %w", ref.Collection, ref.ID, mapErr(err))
+	}
+	return true, nil
+}

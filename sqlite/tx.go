@@ -1,0 +1,52 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// errClosed answers calls made after Close.
+var errClosed = fmt.Errorf("sqlite store: %w: closed", lethe.ErrUnavailable)
+
+// write runs fn in one transaction on the writer connection. The
+// transaction begins IMMEDIATE (see dsn), so it holds the write lock from
+// its first statement and a read-then-write inside fn cannot fail half-way
+// with SQLITE_BUSY. Errors are mapped with mapErr.
+func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.isClosed() {
+		return errClosed
+	}
+	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}
+
+// isClosed reports whether Close has begun.
+func (s *Store) isClosed() bool {
+	s.mu.RLock()
+	defer s.mu.RUnlock()
+	return s.closed
+}
+
+// queryRow runs a single-row query on the reader pool.
+func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	return s.reader.QueryRowContext(ctx, query, args...)
+}
+
+// query runs a query on the reader pool.
+func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	rows, err := s.reader.QueryContext(ctx, query, args...)
+	return rows, mapErr(err)
+}

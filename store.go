@@ -1,0 +1,119 @@
+package lethe
+
+import (
+	"context"
+	"time"
+)
+
+// Store persists Lethe's state. The SQLite store is the embedded default;
+// a PostgreSQL store implements the same interface for several instances.
+// Every method is scoped by tenant where data is concerned: no method reads
+// across tenants except the sweeper's DueRecords, whose results each carry
+// their own tenant.
+//
+// Stores know SQL, not privacy: they never see a key or a plaintext PII
+// value, only the sealed envelopes and blind-index hashes built by the engine.
+type Store interface {
+	// Meta reads a server-wide value (admin token hash, master key id);
+	// ErrNotFound when unset.
+	Meta(ctx context.Context, key string) ([]byte, error)
+	SetMeta(ctx context.Context, key string, value []byte) error
+
+	// CreateTenant fails with ErrConflict when the id is taken.
+	CreateTenant(ctx context.Context, t *Tenant) error
+	Tenant(ctx context.Context, id string) (*Tenant, error)
+	Tenants(ctx context.Context) ([]*Tenant, error)
+
+	// PutKey stores a wrapped tenant key; ErrConflict when that tenant,
+	// purpose and version exist.
+	PutKey(ctx context.Context, k *WrappedKey) error
+	// Keys returns every key of a tenant, oldest version first.
+	Keys(ctx context.Context, tenant string) ([]*WrappedKey, error)
+
+	CreateAPIKey(ctx context.Context, k *APIKey) error
+	// APIKey finds a key by its public prefix; ErrNotFound when unknown.
+	APIKey(ctx context.Context, prefix string) (*APIKey, error)
+
+	// Settings returns a tenant's settings of a collection, ErrNotFound when
+	// the tenant never set any.
+	Settings(ctx context.Context, tenant, collection string) (*Settings, error)
+	PutSettings(ctx context.Context, tenant, collection string, s *Settings) error
+
+	// InsertRecords stores new records with their subjects and plans, all
+	// or nothing. A duplicate id or a second record with a unique subject
+	// fails with ErrConflict. Concurrent callers are group-committed.
+	InsertRecords(ctx context.Context, recs []*Record) error
+	// Record reads one record; ErrNotFound when absent.
+	Record(ctx context.Context, ref RecordRef) (*Record, error)
+	// UpdateRecord replaces a record's fields, state, subjects and plan;
+	// ErrNotFound when absent.
+	UpdateRecord(ctx context.Context, r *Record) error
+	// DeleteRecord removes a record and its subjects; ErrNotFound when absent.
+	DeleteRecord(ctx context.Context, ref RecordRef) error
+	// RecordsBySubject returns the tenant's records holding any of the
+	// blind-index hashes, through the index only.
+	RecordsBySubject(ctx context.Context, tenant string, hashes [][]byte) ([]*Record, error)
+	// ScanRecords pages through a collection in id order, starting after
+	// the given id ("" for the start).
+	ScanRecords(ctx context.Context, tenant, collection, afterID string, limit int) ([]*Record, error)
+
+	// UpdatePlans rewrites only the plan columns of records, each guarded by
+	// the record's UpdatedAt: a record written since it was read keeps the
+	// plan its own write computed. Returns how many rows changed.
+	UpdatePlans(ctx context.Context, updates []PlanUpdate) (int, error)
+
+	// DueRecords returns up to limit records whose plan is due at or before
+	// now, oldest due first, across tenants (the sweeper's work queue).
+	DueRecords(ctx context.Context, now time.Time, limit int) ([]*Record, error)
+	// ApplyBatch performs one batch of retention or request work and its
+	// audit entries in a single durable transaction: all or nothing.
+	ApplyBatch(ctx context.Context, b *Batch) error
+	// PlanSummary counts planned actions of a tenant due up to until, by
+	// collection, action and day (the sweeper's dry run).
+	PlanSummary(ctx context.Context, tenant string, until time.Time) ([]PlanBucket, error)
+	// Overdue reports how many records are due at or before now and the due
+	// time of the oldest, for the sweep-lag metric.
+	Overdue(ctx context.Context, now time.Time) (count int64, oldest time.Time, err error)
+	// Stats counts a collection's records grouped by a plain (non-PII)
+	// field and, when perDay, by creation day (O6).
+	Stats(ctx context.Context, tenant, collection, field string, perDay bool) ([]StatRow, error)
+
+	// AppendAudit appends entries to their chains in one transaction.
+	AppendAudit(ctx context.Context, entries []*AuditEntry) error
+	// AuditEntries returns a tenant log's entries in chain order.
+	AuditEntries(ctx context.Context, q AuditQuery) ([]*AuditEntry, error)
+
+	// Checkpoint moves committed data into the main database file and
+	// truncates the write-ahead log, so that erased bytes do not linger.
+	Checkpoint(ctx context.Context) error
+	Close() error
+}
+
+// Batch is one transaction of retention or request work.
+type Batch struct {
+	Deletes []RecordRef
+	Updates []*Record
+	Audit   []*AuditEntry
+}
+
+// PlanUpdate is one guarded plan rewrite (see Store.UpdatePlans).
+type PlanUpdate struct {
+	Ref       RecordRef
+	UpdatedAt time.Time // the record's UpdatedAt when its plan was computed
+	Plan      Plan
+}
+
+// PlanBucket is one line of a plan summary.
+type PlanBucket struct {
+	Collection string
+	Action     Action
+	Day        string // YYYY-MM-DD in UTC
+	Count      int64
+}
+
+// StatRow is one group of a statistics query.
+type StatRow struct {
+	Value any    // the grouped field's value (nil when absent)
+	Day   string // YYYY-MM-DD, empty unless grouped per day
+	Count int64
+}
