@@ -41,16 +41,21 @@ func toRecordJSON(d *engine.Doc) recordJSON {
 type recordIn struct {
 	ID        string         `json:"id"`
 	Origin    string         `json:"origin"`
-	CreatedAt *time.Time     `json:"created_at"`
+	CreatedAt *string        `json:"created_at"`
 	Fields    map[string]any `json:"fields"`
 }
 
-func (ri recordIn) toNew() engine.NewRecord {
+// toNew converts a record; prefix names it inside a batch ("records[3].").
+func (ri recordIn) toNew(prefix string) (engine.NewRecord, error) {
 	nr := engine.NewRecord{ID: ri.ID, Origin: ri.Origin, Fields: ri.Fields}
 	if ri.CreatedAt != nil {
-		nr.CreatedAt = *ri.CreatedAt
+		t, err := time.Parse(time.RFC3339Nano, *ri.CreatedAt)
+		if err != nil {
+			return nr, &lethe.FieldError{Field: prefix + "created_at", Reason: fmt.Sprintf("want an RFC 3339 timestamp like 2026-01-02T15:04:05Z, got %q", *ri.CreatedAt)}
+		}
+		nr.CreatedAt = t
 	}
-	return nr
+	return nr, nil
 }
 
 // maxBatch bounds the records of one batch create.
@@ -76,11 +81,19 @@ func (s *Server) createRecords(w http.ResponseWriter, r *http.Request, _ engine.
 		if len(*body.Records) == 0 || len(*body.Records) > maxBatch {
 			return &lethe.FieldError{Field: "records", Reason: fmt.Sprintf("want 1 to %d records", maxBatch)}
 		}
-		for _, ri := range *body.Records {
-			in = append(in, ri.toNew())
+		for i, ri := range *body.Records {
+			nr, err := ri.toNew(fmt.Sprintf("records[%d].", i))
+			if err != nil {
+				return err
+			}
+			in = append(in, nr)
 		}
 	} else {
-		in = []engine.NewRecord{body.recordIn.toNew()}
+		nr, err := body.recordIn.toNew("")
+		if err != nil {
+			return err
+		}
+		in = []engine.NewRecord{nr}
 	}
 	docs, err := s.eng.Put(r.Context(), tenant, coll, in)
 	if err != nil {
