@@ -35,6 +35,7 @@ type Server struct {
 	maxBody int64
 	mux     *http.ServeMux
 	metrics *Metrics
+	openAPI []byte
 }
 
 // access says who may call a route.
@@ -54,8 +55,10 @@ type route struct {
 	handle          func(s *Server, w http.ResponseWriter, r *http.Request, p engine.Principal) error
 }
 
+// routes is the routing table. Resource files with routes of their own add
+// them here (requestRoutes in requests.go, logRoutes in logs.go).
 func routes() []route {
-	return []route{
+	rs := []route{
 		{"GET", "/healthz", public, (*Server).healthz},
 		{"GET", "/readyz", public, (*Server).readyz},
 		{"GET", "/v1/openapi.json", public, (*Server).openapi},
@@ -74,11 +77,18 @@ func routes() []route {
 		{"GET", "/v1/tenants/{tenant}/stats/{collection}", tenantPath, (*Server).stats},
 		{"POST", "/v1/sweeps", adminOnly, (*Server).sweep},
 	}
+	rs = append(rs, requestRoutes()...)
+	rs = append(rs, logRoutes()...)
+	return rs
 }
 
 // New builds the API server.
 func New(cfg Config) *Server {
-	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux()}
+	doc, err := openAPIDocument()
+	if err != nil {
+		panic("httpapi: embedded OpenAPI document: " + err.Error()) // a build defect, caught by every test
+	}
+	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), openAPI: doc}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
