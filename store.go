@@ -83,6 +83,9 @@ type Store interface {
 	// AuditEntries returns a tenant log's entries in chain order.
 	AuditEntries(ctx context.Context, q AuditQuery) ([]*AuditEntry, error)
 
+	AuditStore
+	RequestStore
+
 	// Checkpoint moves committed data into the main database file and
 	// truncates the write-ahead log, so that erased bytes do not linger.
 	Checkpoint(ctx context.Context) error

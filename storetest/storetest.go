@@ -38,6 +38,8 @@ func Run(t *testing.T, open func(t *testing.T) lethe.Store) {
 		{"Records", recordTests},
 		{"Sweep", sweepTests},
 		{"Audit", auditTests},
+		{"AuditLog", auditLogTests},
+		{"Requests", requestTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
