@@ -84,15 +84,18 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e := &Engine{
 		store:    cfg.Store,
 		extra:    cfg.Extra,
-		now:      cfg.Now,
 		log:      cfg.Logger,
 		sweepN:   cfg.SweepBatch,
 		tenants:  make(map[string]*tenantState),
 		settings: make(map[settingsKey]*lethe.Settings),
 	}
-	if e.now == nil {
-		e.now = time.Now
+	clock := cfg.Now
+	if clock == nil {
+		clock = time.Now
 	}
+	// Stores keep milliseconds: the engine's clock does too, so that what
+	// a write answers is what a later read returns.
+	e.now = func() time.Time { return clock().UTC().Truncate(time.Millisecond) }
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}

@@ -111,8 +111,8 @@ func TestServe_DefaultDataFolderAndGeneratedToken(t *testing.T) {
 	if err != nil || fi.Mode().Perm() != 0o600 {
 		t.Fatalf("key file: %v %v", fi, err)
 	}
-	if _, err := os.Stat(filepath.Join("lethe-data", "lethe.db")); err != nil {
-		t.Fatal(err)
+	if fi, err := os.Stat(filepath.Join("lethe-data", "lethe.db")); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Fatalf("database file: %v %v", fi, err)
 	}
 	// A second start prints no new token: the first one stays valid.
 	_, stderr, stop = startServe(t, nil, "--addr", "127.0.0.1:0")

@@ -89,6 +89,13 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 		if err := os.MkdirAll(f.dir, 0o700); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
+		// SQLite gives its -wal and -shm files the database file's mode:
+		// create it owner-only before SQLite does.
+		db, err := os.OpenFile(f.dbPath(), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, fmt.Errorf("create database file: %w", err)
+		}
+		db.Close()
 		var created bool
 		kek, created, err = keyring.LoadOrCreateKeyFile(f.keyPath())
 		if err != nil {
