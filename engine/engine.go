@@ -15,6 +15,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/audit"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/policy"
 )
@@ -37,6 +38,12 @@ type Config struct {
 	// MaxSealsPerKey caps encryptions per data key before rotation (0:
 	// the keyring's default).
 	MaxSealsPerKey uint64
+	// AuditRetention is how long each audit log keeps its entries (zero
+	// periods: the defaults, runtime 7d, manager 180d, security 365d).
+	AuditRetention audit.Retention
+	// NoReadAudit turns off the manager-log entry for each read of
+	// decrypted PII (on by default; off only for measurements).
+	NoReadAudit bool
 }
 
 // Engine runs Lethe's use cases. It is safe for concurrent use.
@@ -47,6 +54,7 @@ type Engine struct {
 	now    func() time.Time
 	log    *slog.Logger
 	sweepN int
+	aud    *auditor
 
 	mu       sync.Mutex
 	tenants  map[string]*tenantState
@@ -109,6 +117,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.MaxSealsPerKey > 0 {
 		e.keys.MaxSealsPerKey = cfg.MaxSealsPerKey
 	}
+	if err := e.initAudit(cfg); err != nil {
+		return nil, err
+	}
 	e.bgCtx, e.stop = context.WithCancel(context.Background())
 	return e, nil
 }
@@ -131,10 +142,12 @@ func CheckMasterKey(ctx context.Context, st lethe.Store, kek keyring.Wrapper) er
 	return nil
 }
 
-// Close waits for background work (re-planning) to stop.
+// Close waits for background work (re-planning) to stop and for the
+// audit entries already handed in to commit.
 func (e *Engine) Close() {
 	e.stop()
 	e.bg.Wait()
+	e.aud.app.Close()
 }
 
 // Store returns the engine's store (for health checks and tools).

@@ -141,7 +141,14 @@ func (e *Engine) Get(ctx context.Context, ref lethe.RecordRef) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return e.doc(ctx, r)
+	d, err := e.doc(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.logRead(ctx, ref.Tenant, "record.read", []*lethe.Record{r}, nil); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 func (e *Engine) doc(ctx context.Context, r *lethe.Record) (*Doc, error) {
@@ -228,7 +235,15 @@ func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[strin
 	if err := e.store.UpdateRecord(ctx, r); err != nil {
 		return nil, err
 	}
-	return e.doc(ctx, r)
+	d, err := e.doc(ctx, r)
+	if err != nil {
+		return nil, err
+	}
+	// The answer shows the whole record, PII included: a read.
+	if err := e.logRead(ctx, ref.Tenant, "record.read", []*lethe.Record{r}, map[string]any{"via": "patch"}); err != nil {
+		return nil, err
+	}
+	return d, nil
 }
 
 // topField returns the top-level field of a subject's field path

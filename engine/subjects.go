@@ -77,6 +77,14 @@ func (e *Engine) FindSubject(ctx context.Context, tenant string, ids map[string]
 		}
 		docs = append(docs, d)
 	}
+	kindNames := make([]string, 0, len(ids))
+	for k := range ids {
+		kindNames = append(kindNames, k)
+	}
+	sort.Strings(kindNames)
+	if err := e.logRead(ctx, tenant, "subject.find", recs, map[string]any{"kinds": kindNames}); err != nil {
+		return nil, err
+	}
 	return docs, nil
 }
 
@@ -87,14 +95,17 @@ func (e *Engine) Stats(ctx context.Context, tenant, collection, field string, pe
 	if err != nil {
 		return nil, err
 	}
-	if field != "" {
-		f := c.Field(field)
-		if f == nil {
-			return nil, &lethe.FieldError{Field: "group_by", Reason: fmt.Sprintf("unknown field of collection %s", collection)}
-		}
-		if f.IsPII() {
-			return nil, &lethe.FieldError{Field: "group_by", Reason: fmt.Sprintf("%s is personal data and sealed; statistics group by plain fields only", field)}
-		}
+	// Stores group by one named field and refuse an empty name; say so
+	// here as a field error, so that the API can tell which input to fix.
+	if field == "" {
+		return nil, &lethe.FieldError{Field: "group_by", Reason: fmt.Sprintf("required: name a plain field of collection %s to group by", collection)}
+	}
+	f := c.Field(field)
+	if f == nil {
+		return nil, &lethe.FieldError{Field: "group_by", Reason: fmt.Sprintf("unknown field of collection %s", collection)}
+	}
+	if f.IsPII() {
+		return nil, &lethe.FieldError{Field: "group_by", Reason: fmt.Sprintf("%s is personal data and sealed; statistics group by plain fields only", field)}
 	}
 	return e.store.Stats(ctx, tenant, collection, field, perDay)
 }

@@ -66,6 +66,9 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 			break
 		}
 	}
+	if _, err := e.ExpireAudit(ctx); err != nil {
+		return res, fmt.Errorf("sweep: %w", err)
+	}
 	if res.Deleted+res.Anonymized > 0 {
 		// Erased bytes must not linger in the write-ahead log.
 		if err := e.store.Checkpoint(ctx); err != nil {

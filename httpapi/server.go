@@ -133,6 +133,11 @@ func (s *Server) wrap(rt route) http.Handler {
 		if rt.access != public {
 			var err error
 			p, err = s.authenticate(r)
+			// Every authentication is audited (security log); a success
+			// that cannot be recorded is not served (fail closed).
+			if aerr := s.logAuth(r, rt, p, err); aerr != nil && err == nil {
+				err = aerr
+			}
 			if err == nil {
 				err = reach(rt.access, p, r.PathValue("tenant"))
 			}
@@ -140,6 +145,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				writeProblem(sw, problemFor(err, s.log, r))
 				return
 			}
+			r = r.WithContext(engine.WithCaller(r.Context(), engine.Caller{Actor: p.Name, IP: clientIP(r)}))
 		}
 		if err := rt.handle(s, sw, r, p); err != nil {
 			writeProblem(sw, problemFor(err, s.log, r))

@@ -54,7 +54,7 @@ and listens on 127.0.0.1:8080.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	env := envFunc(getenv)
-	root.AddCommand(serveCmd(env), sweepCmd(env), policyCmd())
+	root.AddCommand(serveCmd(env), sweepCmd(env), policyCmd(), benchCmd(env), auditCmd(env), requestCmd(env))
 	return root.ExecuteContext(ctx)
 }
 

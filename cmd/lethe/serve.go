@@ -20,6 +20,7 @@ func serveCmd(env envFunc) *cobra.Command {
 		addr     string
 		interval time.Duration
 		maxBody  int64
+		ckpt     time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -37,25 +38,30 @@ and before the port is opened.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return serve(cmd.Context(), log, cmd, &df, addr, interval, maxBody, env("LETHE_ADMIN_TOKEN"))
+			return serve(cmd.Context(), log, cmd, &df, addr, interval, ckpt, maxBody, env("LETHE_ADMIN_TOKEN"))
 		},
 	}
 	df.register(cmd, env)
 	cmd.Flags().StringVar(&addr, "addr", env.or("LETHE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT [$LETHE_ADDR]")
 	cmd.Flags().DurationVar(&interval, "sweep-interval", time.Minute, "how often the sweeper runs (0 turns the schedule off)")
 	cmd.Flags().Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes")
+	cmd.Flags().DurationVar(&ckpt, "audit-checkpoint-interval", time.Hour, "how often each audit chain's head is checkpointed (0 turns it off; sweeps checkpoint too)")
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, addr string, interval time.Duration, maxBody int64, adminToken string) error {
+func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, addr string, interval, ckpt time.Duration, maxBody int64, adminToken string) error {
 	if interval < 0 {
 		return fmt.Errorf("%w: --sweep-interval must not be negative", errUsage)
+	}
+	if ckpt < 0 {
+		return fmt.Errorf("%w: --audit-checkpoint-interval must not be negative", errUsage)
 	}
 	o, err := df.open(ctx, true, log)
 	if err != nil {
 		return err
 	}
 	defer o.Close()
+	defer startRequestRunner(ctx, o, log)() // stopped before the store closes
 	tok, err := o.eng.EnsureAdminToken(ctx, adminToken)
 	if err != nil {
 		return err
@@ -75,7 +81,31 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		WriteTimeout:      10 * time.Minute, // a sweep on demand may take minutes
 		IdleTimeout:       2 * time.Minute,
 	}
+	// Fail closed: a server whose start cannot be audited does not serve.
+	if err := o.eng.LogServer(ctx, "server.start", map[string]any{"addr": ln.Addr().String()}); err != nil {
+		ln.Close()
+		return err
+	}
 	sweepCtx, stopSweeps := context.WithCancel(ctx)
+	ckptDone := make(chan struct{})
+	go func() {
+		defer close(ckptDone)
+		if ckpt == 0 {
+			return
+		}
+		t := time.NewTicker(ckpt)
+		defer t.Stop()
+		for {
+			select {
+			case <-sweepCtx.Done():
+				return
+			case <-t.C:
+				if _, err := o.eng.CheckpointAudit(sweepCtx); err != nil && sweepCtx.Err() == nil {
+					log.Error("audit checkpoint failed", "err", err)
+				}
+			}
+		}
+	}()
 	sweeperDone := make(chan struct{})
 	go func() {
 		defer close(sweeperDone)
@@ -113,8 +143,13 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	}
 	stopSweeps()
 	<-sweeperDone
+	<-ckptDone
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
+	}
+	if aerr := o.eng.LogServer(context.Background(), "server.stop", nil); aerr != nil {
+		log.Error("audit: server stop not recorded", "err", aerr)
+		err = errors.Join(err, aerr)
 	}
 	return err
 }

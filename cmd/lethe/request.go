@@ -1,0 +1,319 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/engine"
+)
+
+func requestCmd(env envFunc) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "request",
+		Short: "Run and inspect data-subject and data-origin requests",
+		Long: `Run export, erase, anonymize and export_then_anonymize requests for one
+subject, one origin or a whole tenant, show their state, write their
+receipts and exports, and verify a receipt.`,
+	}
+	cmd.AddCommand(requestCreateCmd(env), requestShowCmd(env), requestReceiptCmd(env), requestExportCmd(env), requestVerifyCmd(env))
+	return cmd
+}
+
+func quietLog(cmd *cobra.Command) *slog.Logger {
+	return slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+func requestCreateCmd(env envFunc) *cobra.Command {
+	var (
+		df      dataFlags
+		tenant  string
+		typ     string
+		subject []string
+		origin  string
+		all     bool
+		dryRun  bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create --tenant T --type TYPE (--subject KIND=VALUE... | --origin O | --all) [--dry-run]",
+		Short: "Submit a request and run it to its end",
+		Long: `Submit a request and run it in this process until it is done, then print
+the job as JSON. An identical request still pending or running (say, in a
+server on the same data) is joined instead of repeated. Interrupted, the job
+resumes where its last batch ended on the next run or server start.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			in := engine.RequestInput{Type: lethe.RequestType(typ), Origin: origin, Tenant: all, DryRun: dryRun}
+			if len(subject) > 0 {
+				in.Subject = map[string]string{}
+				for _, kv := range subject {
+					k, v, ok := strings.Cut(kv, "=")
+					if !ok || k == "" {
+						return fmt.Errorf("%w: --subject %q: want KIND=VALUE, e.g. email=a@example.com", errUsage, kv)
+					}
+					in.Subject[k] = v
+				}
+			}
+			ctx := cmd.Context()
+			o, err := df.open(ctx, false, quietLog(cmd))
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			job, _, err := o.eng.SubmitRequest(ctx, "cli", tenant, in)
+			if err != nil {
+				return err
+			}
+			if _, err := o.eng.NewRequestRunner().RunPending(ctx); err != nil {
+				return err
+			}
+			if job, err = o.eng.Request(ctx, tenant, job.ID); err != nil {
+				return err
+			}
+			if err := printJob(cmd.OutOrStdout(), job); err != nil {
+				return err
+			}
+			if job.State == lethe.RequestFailed {
+				return fmt.Errorf("request %s failed: %s", job.ID, job.Error)
+			}
+			return nil
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.Flags().StringVar(&typ, "type", "", "export, erase, anonymize or export_then_anonymize (required)")
+	cmd.Flags().StringArrayVar(&subject, "subject", nil, "an identifier of the subject, KIND=VALUE (repeatable)")
+	cmd.Flags().StringVar(&origin, "origin", "", "every record of this origin, e.g. amazon")
+	cmd.Flags().BoolVar(&all, "all", false, "every record of the tenant")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "change nothing; report what would change")
+	cmd.MarkFlagRequired("tenant")
+	cmd.MarkFlagRequired("type")
+	return cmd
+}
+
+// printJob writes a job as the API shows it, minus the receipt (see
+// "request receipt").
+func printJob(w io.Writer, j *lethe.Request) error {
+	counts := engine.RequestCounts(j)
+	colls := make([]string, 0, len(counts))
+	for c := range counts {
+		colls = append(colls, c)
+	}
+	sort.Strings(colls)
+	out := map[string]any{
+		"id": j.ID, "tenant": j.Tenant, "type": j.Type, "scope": j.Scope, "dry_run": j.DryRun, "state": j.State,
+		"progress": map[string]int64{"processed": j.Processed, "total": j.Total}, "counts": counts,
+	}
+	if j.Error != "" {
+		out["error"] = j.Error
+	}
+	if j.ExportChunks > 0 {
+		out["export_expires_at"] = j.ExportExpiresAt
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(out)
+}
+
+func requestShowCmd(env envFunc) *cobra.Command {
+	var (
+		df     dataFlags
+		tenant string
+	)
+	cmd := &cobra.Command{
+		Use:   "show ID --tenant T",
+		Short: "Show a request job's state, progress and counts",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := df.open(cmd.Context(), false, quietLog(cmd))
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			job, err := o.eng.Request(cmd.Context(), tenant, args[0])
+			if err != nil {
+				return err
+			}
+			return printJob(cmd.OutOrStdout(), job)
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.MarkFlagRequired("tenant")
+	return cmd
+}
+
+func requestReceiptCmd(env envFunc) *cobra.Command {
+	var (
+		df     dataFlags
+		tenant string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "receipt ID --tenant T [-o FILE]",
+		Short: "Write a finished request's signed receipt",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := df.open(cmd.Context(), false, quietLog(cmd))
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			job, err := o.eng.Request(cmd.Context(), tenant, args[0])
+			if err != nil {
+				return err
+			}
+			if len(job.Receipt) == 0 {
+				return fmt.Errorf("request %s is %s: %w: a receipt exists once it is done", job.ID, job.State, lethe.ErrNotFound)
+			}
+			return writeOut(cmd, out, func(w io.Writer) error { _, err := w.Write(append(job.Receipt, '\n')); return err })
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default standard output)")
+	cmd.MarkFlagRequired("tenant")
+	return cmd
+}
+
+func requestExportCmd(env envFunc) *cobra.Command {
+	var (
+		df     dataFlags
+		tenant string
+		format string
+		out    string
+	)
+	cmd := &cobra.Command{
+		Use:   "export ID --tenant T [--format json|zip] -o FILE",
+		Short: "Write a request's export (personal data: the download is audited)",
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if out == "" {
+				return fmt.Errorf("%w: -o FILE is required: an export is personal data and is not written to a terminal", errUsage)
+			}
+			o, err := df.open(cmd.Context(), false, quietLog(cmd))
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			x, err := o.eng.OpenExport(cmd.Context(), "cli", tenant, args[0], format)
+			if err != nil {
+				return err
+			}
+			return writeOut(cmd, out, func(w io.Writer) error { return x.WriteTo(cmd.Context(), w) })
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.Flags().StringVar(&format, "format", "zip", "json or zip")
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (required)")
+	cmd.MarkFlagRequired("tenant")
+	return cmd
+}
+
+// writeOut writes to standard output, or to a file atomically: a temp file
+// in the same folder, fsync, rename, fsync of the folder, so that a crash
+// never leaves half a receipt or export under the final name.
+func writeOut(cmd *cobra.Command, path string, fn func(io.Writer) error) error {
+	if path == "" || path == "-" {
+		return fn(cmd.OutOrStdout())
+	}
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".lethe-*")
+	if err != nil {
+		return err
+	}
+	tmp := f.Name()
+	defer os.Remove(tmp)
+	if err := os.Chmod(tmp, 0o600); err != nil {
+		f.Close()
+		return err
+	}
+	if err := fn(f); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return fmt.Errorf("fsync %s: %w", tmp, err)
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("fsync %s: %w", dir, err)
+	}
+	return nil
+}
+
+func requestVerifyCmd(env envFunc) *cobra.Command {
+	var df dataFlags
+	cmd := &cobra.Command{
+		Use:   "verify RECEIPT-FILE --data DIR",
+		Short: "Verify a request receipt against its tenant's receipt key",
+		Long: `Verify a receipt written by "lethe request receipt" or downloaded from the
+API. Prints "valid" and exits 0 when its signature matches; exits non-zero
+with the reason when the receipt was altered, truncated or is not from
+this data.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			b, err := os.ReadFile(args[0])
+			if err != nil {
+				return err
+			}
+			o, err := df.open(cmd.Context(), false, quietLog(cmd))
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			rc, err := o.eng.VerifyReceipt(cmd.Context(), b)
+			if err != nil {
+				if errors.Is(err, engine.ErrReceiptInvalid) {
+					return fmt.Errorf("%s: %w", args[0], err)
+				}
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "valid: %s request %s of tenant %s, finished %s\n", rc.Type, rc.RequestID, rc.Tenant, rc.FinishedAt.Format(time.RFC3339))
+			return nil
+		},
+	}
+	df.register(cmd, env)
+	return cmd
+}
+
+// startRequestRunner runs request jobs in the background until the
+// returned stop function is called; stop waits for the runner to end.
+func startRequestRunner(ctx context.Context, o *opened, log *slog.Logger) (stop func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		o.eng.NewRequestRunner().Run(ctx, time.Second)
+	}()
+	log.Debug("request runner started")
+	return func() {
+		cancel()
+		wg.Wait()
+	}
+}

@@ -1,0 +1,501 @@
+package engine
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/audit"
+	"github.com/lethe-privacy/lethe/keyring"
+)
+
+// auditor is the engine's side of the audit trail: the group-committing
+// appender every entry goes through, the raw store under the engine's
+// audited one, and the retention of the three logs.
+type auditor struct {
+	raw   lethe.Store
+	app   *audit.Appender
+	reads bool // log every read of decrypted PII (manager log)
+	ret   audit.Retention
+}
+
+// initAudit wraps the store so that every audit entry the engine writes,
+// whichever path it takes, ends up under a signed chain head.
+func (e *Engine) initAudit(cfg Config) error {
+	ret := cfg.AuditRetention.WithDefaults()
+	if err := ret.Validate(); err != nil {
+		return err
+	}
+	a := &auditor{raw: cfg.Store, reads: !cfg.NoReadAudit, ret: ret}
+	a.app = audit.NewAppender(e.commitAudit, 0)
+	e.aud = a
+	e.store = &auditedStore{Store: cfg.Store, e: e}
+	return nil
+}
+
+// auditedStore routes the store's audit writes through the engine:
+// AppendAudit goes to the group-committing appender, which signs the new
+// chain heads in the same transaction; batches that carry audit entries
+// (sweeps, deletions, requests) get their chain heads signed right after
+// they commit.
+type auditedStore struct {
+	lethe.Store
+	e *Engine
+}
+
+func (s *auditedStore) AppendAudit(ctx context.Context, entries []*lethe.AuditEntry) error {
+	return s.e.aud.app.Append(ctx, entries...)
+}
+
+func (s *auditedStore) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
+	if err := s.Store.ApplyBatch(ctx, b); err != nil {
+		return err
+	}
+	s.e.signHeads(ctx, b.Audit)
+	return nil
+}
+
+func (s *auditedStore) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBatch) error {
+	if err := s.Store.ApplyRequestBatch(ctx, b); err != nil {
+		return err
+	}
+	s.e.signHeads(ctx, b.Audit)
+	return nil
+}
+
+// commitAudit is the appender's commit: one transaction for the entries
+// and their chains' signed heads. Keys are resolved first, since signing
+// happens inside the store's transaction and must not call the store.
+func (e *Engine) commitAudit(ctx context.Context, entries []*lethe.AuditEntry) error {
+	signers := map[string]audit.Signer{}
+	for _, en := range entries {
+		if _, ok := signers[en.Tenant]; ok {
+			continue
+		}
+		s, err := e.signer(ctx, en.Tenant, true)
+		if err != nil {
+			return fmt.Errorf("audit: keys of %s: %w", en.Tenant, err)
+		}
+		signers[en.Tenant] = s
+	}
+	return e.aud.raw.AppendAuditSigned(ctx, entries, func(cp *lethe.Checkpoint) error {
+		audit.Sign(signers[cp.Tenant], cp)
+		return nil
+	})
+}
+
+// signHeads signs the chain heads a committed batch moved. The batch is
+// durable already, so a failure here is logged, not returned: the next
+// append to the chain signs a head that covers these entries, and until
+// then "lethe audit verify" reports them as not covered.
+func (e *Engine) signHeads(ctx context.Context, entries []*lethe.AuditEntry) {
+	last := map[[2]string]*lethe.AuditEntry{}
+	for _, en := range entries {
+		k := [2]string{en.Tenant, string(en.Log)}
+		if cur := last[k]; cur == nil || en.Seq > cur.Seq {
+			last[k] = en
+		}
+	}
+	for _, en := range last {
+		if err := e.signHead(ctx, en); err != nil {
+			e.log.Error("audit: sign chain head", "tenant", en.Tenant, "log", en.Log, "seq", en.Seq, "err", err)
+		}
+	}
+}
+
+func (e *Engine) signHead(ctx context.Context, en *lethe.AuditEntry) error {
+	s, err := e.signer(ctx, en.Tenant, true)
+	if err != nil {
+		return err
+	}
+	cp := &lethe.Checkpoint{Tenant: en.Tenant, Log: en.Log, Seq: en.Seq, Hash: en.Hash, Time: en.Time}
+	audit.Sign(s, cp)
+	return e.aud.raw.SetAuditHead(ctx, cp)
+}
+
+// signer returns the key that signs a tenant's checkpoints. The reserved
+// system tenant gets its keys on first use when create is set.
+func (e *Engine) signer(ctx context.Context, tenant string, create bool) (*keyring.TenantKeys, error) {
+	k, err := e.keys.Tenant(ctx, tenant)
+	if err == nil || !create || tenant != lethe.SystemTenant || !errors.Is(err, lethe.ErrNotFound) {
+		return k, err
+	}
+	if err := e.keys.CreateTenant(ctx, tenant); err != nil && !errors.Is(err, lethe.ErrConflict) {
+		return nil, err
+	}
+	return e.keys.Tenant(ctx, tenant)
+}
+
+// sealedKey is the data key of entries whose PII is sealed.
+const sealedKey = "sealed"
+
+// auditAD binds a sealed entry part to its tenant and log.
+func auditAD(tenant string, log lethe.Log) keyring.AD {
+	return keyring.AD{Tenant: tenant, Collection: "_audit", Record: string(log), Field: sealedKey}
+}
+
+// appendEntry writes one entry and waits for its commit. In the runtime
+// and manager logs secret is sealed with the tenant's data key and stored
+// as data["sealed"]; the security log takes no secret (it stays in the
+// clear, C4).
+func (e *Engine) appendEntry(ctx context.Context, tenant string, log lethe.Log, actor, event string, data, secret map[string]any) error {
+	if data == nil {
+		data = map[string]any{}
+	}
+	if len(secret) > 0 {
+		if !audit.Sealed(log) {
+			return fmt.Errorf("audit %s: %w: the %s log holds no sealed data", event, lethe.ErrInvalid, log)
+		}
+		keys, err := e.signer(ctx, tenant, true)
+		if err != nil {
+			return fmt.Errorf("audit %s: %w", event, err)
+		}
+		plain, err := json.Marshal(secret)
+		if err != nil {
+			return fmt.Errorf("audit %s: %w", event, err)
+		}
+		env, err := keys.Seal(plain, auditAD(tenant, log))
+		if err != nil {
+			return fmt.Errorf("audit %s: seal: %w", event, err)
+		}
+		data[sealedKey] = env
+	}
+	entry, err := e.entry(tenant, log, actor, event, data)
+	if err != nil {
+		return err
+	}
+	if err := e.aud.app.Append(ctx, entry); err != nil {
+		return fmt.Errorf("audit %s: %w", event, err)
+	}
+	return nil
+}
+
+// Caller is who is behind a call, for the manager log: the principal's
+// audit name and the client's address (the connection's, proxy headers
+// are not trusted).
+type Caller struct {
+	Actor string
+	IP    string
+}
+
+type callerKey struct{}
+
+// WithCaller returns ctx carrying c; the API sets it for every
+// authenticated request.
+func WithCaller(ctx context.Context, c Caller) context.Context {
+	return context.WithValue(ctx, callerKey{}, c)
+}
+
+// CallerFrom returns the caller ctx carries; actor "internal" when none
+// (the CLI, background work).
+func CallerFrom(ctx context.Context) Caller {
+	c, _ := ctx.Value(callerKey{}).(Caller)
+	if c.Actor == "" {
+		c.Actor = "internal"
+	}
+	return c
+}
+
+// logRead records in the manager log that the caller read decrypted PII:
+// which records and fields, from which address. Record ids, field names
+// and the address are sealed. It fails closed: the read answers its error.
+func (e *Engine) logRead(ctx context.Context, tenant, event string, read []*lethe.Record, extra map[string]any) error {
+	if !e.aud.reads {
+		return nil
+	}
+	c := CallerFrom(ctx)
+	type readRec struct {
+		Collection string   `json:"collection"`
+		ID         string   `json:"id"`
+		Fields     []string `json:"fields"`
+	}
+	recs := make([]readRec, 0, len(read))
+	colls := map[string]bool{}
+	for _, r := range read {
+		recs = append(recs, readRec{Collection: r.Collection, ID: r.ID, Fields: sealedNames(r)})
+		colls[r.Collection] = true
+	}
+	names := make([]string, 0, len(colls))
+	for n := range colls {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	data := map[string]any{"collections": names, "records": len(read)}
+	for k, v := range extra {
+		data[k] = v
+	}
+	secret := map[string]any{"ip": c.IP, "read": recs}
+	return e.appendEntry(ctx, tenant, lethe.LogManager, c.Actor, event, data, secret)
+}
+
+// sealedNames lists a record's sealed (PII) field names, sorted.
+func sealedNames(r *lethe.Record) []string {
+	out := make([]string, 0, len(r.Sealed))
+	for k := range r.Sealed {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// AuthAttempt is one authentication, for the security log.
+type AuthAttempt struct {
+	OK     bool
+	Actor  string // principal name, or what the token claimed to be ("key:<prefix>", "unknown")
+	Tenant string // the tenant the principal acts for; "" for none
+	IP     string
+	Route  string
+}
+
+// LogAuth records an authentication in the security log: a success in
+// the tenant's log (the system log for the admin outside a tenant), a
+// failure always in the system log, since an unauthenticated caller
+// belongs to no tenant. Actor and address are in the clear, nothing else
+// of the caller is kept.
+func (e *Engine) LogAuth(ctx context.Context, a AuthAttempt) error {
+	tenant, event := a.Tenant, "auth.success"
+	if !a.OK {
+		tenant, event = lethe.SystemTenant, "auth.failure"
+	}
+	if tenant == "" {
+		tenant = lethe.SystemTenant
+	}
+	return e.appendEntry(ctx, tenant, lethe.LogSecurity, a.Actor, event, map[string]any{"ip": a.IP, "route": a.Route}, nil)
+}
+
+// LogServer records a server event (start, stop) in the system runtime log.
+func (e *Engine) LogServer(ctx context.Context, event string, data map[string]any) error {
+	return e.appendEntry(ctx, lethe.SystemTenant, lethe.LogRuntime, "server", event, data, nil)
+}
+
+// LogEvent records an event of a tenant in one of its logs; secret is
+// sealed (runtime and manager logs only). The request and export code
+// records creation, completion and downloads through it.
+func (e *Engine) LogEvent(ctx context.Context, tenant string, log lethe.Log, actor, event string, data, secret map[string]any) error {
+	return e.appendEntry(ctx, tenant, log, actor, event, data, secret)
+}
+
+// CheckpointAudit stores a periodic checkpoint of every chain whose signed
+// head moved since its last checkpoint: the anchors retention cuts at. It
+// copies the signed head after checking its MAC, so a head altered in the
+// database never becomes an anchor. Returns how many were stored.
+func (e *Engine) CheckpointAudit(ctx context.Context) (int, error) {
+	chains, err := e.aud.raw.AuditChains(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("audit checkpoint: %w", err)
+	}
+	n := 0
+	for _, c := range chains {
+		head, err := e.aud.raw.AuditHead(ctx, c.Tenant, c.Log)
+		if errors.Is(err, lethe.ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return n, fmt.Errorf("audit checkpoint: %w", err)
+		}
+		cps, err := e.aud.raw.Checkpoints(ctx, c.Tenant, c.Log)
+		if err != nil {
+			return n, fmt.Errorf("audit checkpoint: %w", err)
+		}
+		if len(cps) > 0 && cps[len(cps)-1].Seq >= head.Seq {
+			continue
+		}
+		s, err := e.signer(ctx, c.Tenant, false)
+		if err != nil {
+			return n, fmt.Errorf("audit checkpoint %s/%s: %w", c.Tenant, c.Log, err)
+		}
+		if !audit.ValidMAC(s, head) {
+			return n, fmt.Errorf("audit checkpoint %s/%s: %w: signed head at seq %d does not verify; run lethe audit verify", c.Tenant, c.Log, lethe.ErrCrypto, head.Seq)
+		}
+		if err := e.aud.raw.PutCheckpoint(ctx, head); err != nil {
+			return n, fmt.Errorf("audit checkpoint: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}
+
+// ExpireAudit checkpoints every chain and then removes each log's entries
+// past its retention, up to a checkpoint (which stays as the chain's
+// anchor, so the chain still verifies). A summary goes to the system
+// runtime log. Sweep calls it after its batches.
+func (e *Engine) ExpireAudit(ctx context.Context) (int64, error) {
+	if _, err := e.CheckpointAudit(ctx); err != nil {
+		return 0, err
+	}
+	chains, err := e.aud.raw.AuditChains(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("audit expiry: %w", err)
+	}
+	now := e.now()
+	var total int64
+	counts := map[string]int64{}
+	for _, c := range chains {
+		keep, err := e.aud.ret.For(c.Log)
+		if err != nil {
+			continue // a log of a later version: not ours to expire
+		}
+		n, err := e.aud.raw.ExpireAudit(ctx, c.Tenant, c.Log, now.Add(-keep))
+		if err != nil {
+			return total, fmt.Errorf("audit expiry: %w", err)
+		}
+		if n > 0 {
+			counts[string(c.Log)] += n
+			total += n
+		}
+	}
+	if total > 0 {
+		if err := e.LogServer(ctx, "audit.expire", map[string]any{"removed": counts}); err != nil {
+			return total, err
+		}
+	}
+	return total, nil
+}
+
+// LogEntry is an audit entry as a reader sees it: sealed parts opened.
+type LogEntry struct {
+	Seq   int64
+	Time  time.Time
+	Actor string
+	Event string
+	Data  map[string]any
+	Hash  []byte
+}
+
+// AuditLog returns a page of a tenant's log (the admin may read the
+// system tenant's) and the cursor of the next page (0 when this was the
+// last). Sealed parts are opened for the caller; a part that no longer
+// opens shows as "sealed": "unreadable".
+func (e *Engine) AuditLog(ctx context.Context, q lethe.AuditQuery) ([]*LogEntry, int64, error) {
+	if _, err := audit.ParseLog(string(q.Log)); err != nil {
+		return nil, 0, err
+	}
+	if q.Tenant != lethe.SystemTenant {
+		if _, err := e.tenant(ctx, q.Tenant); err != nil {
+			return nil, 0, err
+		}
+	}
+	if q.Limit <= 0 || q.Limit > audit.MaxLimit {
+		q.Limit = audit.DefaultLimit
+	}
+	want := q.Limit
+	q.Limit++ // one more tells whether a next page exists
+	raw, err := e.aud.raw.AuditEntries(ctx, q)
+	if err != nil {
+		return nil, 0, err
+	}
+	var next int64
+	if len(raw) > want {
+		raw = raw[:want]
+		next = raw[want-1].Seq
+	}
+	var keys *keyring.TenantKeys
+	out := make([]*LogEntry, 0, len(raw))
+	for _, en := range raw {
+		le := &LogEntry{Seq: en.Seq, Time: en.Time, Actor: en.Actor, Event: en.Event, Hash: en.Hash, Data: map[string]any{}}
+		if len(en.Data) > 0 {
+			if err := json.Unmarshal(en.Data, &le.Data); err != nil {
+				le.Data = map[string]any{"unparsable": true}
+			}
+		}
+		if s, ok := le.Data[sealedKey].(string); ok && audit.Sealed(q.Log) {
+			if keys == nil {
+				keys, _ = e.keys.Tenant(ctx, q.Tenant)
+			}
+			le.Data[sealedKey] = e.openSealed(keys, q.Tenant, q.Log, s)
+		}
+		out = append(out, le)
+	}
+	return out, next, nil
+}
+
+// openSealed opens an entry's sealed part (base64 of a field envelope).
+func (e *Engine) openSealed(keys *keyring.TenantKeys, tenant string, log lethe.Log, s string) any {
+	env, err := base64.StdEncoding.DecodeString(s)
+	if err != nil || keys == nil {
+		return "unreadable"
+	}
+	plain, err := keys.Open(env, auditAD(tenant, log))
+	if err != nil {
+		return "unreadable"
+	}
+	var v any
+	if json.Unmarshal(plain, &v) != nil {
+		return "unreadable"
+	}
+	return v
+}
+
+// AuditReport is the outcome of verifying every chain.
+type AuditReport struct {
+	Chains  int
+	Entries int64
+	Breaks  []*audit.Break // the first break of each broken chain
+}
+
+// VerifyAudit checks every chain (see package audit): hashes, seq
+// continuity, previous-hash links, checkpoint and head signatures, and
+// that each chain starts at seq 1 or a signed anchor. It reads only.
+func (e *Engine) VerifyAudit(ctx context.Context) (*AuditReport, error) {
+	chains, err := e.aud.raw.AuditChains(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("audit verify: %w", err)
+	}
+	rep := &AuditReport{Chains: len(chains)}
+	for _, c := range chains {
+		b, n, err := e.verifyChain(ctx, c)
+		if err != nil {
+			return rep, err
+		}
+		rep.Entries += n
+		if b != nil {
+			rep.Breaks = append(rep.Breaks, b)
+		}
+	}
+	return rep, nil
+}
+
+func (e *Engine) verifyChain(ctx context.Context, c lethe.AuditChain) (*audit.Break, int64, error) {
+	ch := audit.Chain{Tenant: c.Tenant, Log: c.Log}
+	head, err := e.aud.raw.AuditHead(ctx, c.Tenant, c.Log)
+	switch {
+	case err == nil:
+		ch.Head = head
+	case !errors.Is(err, lethe.ErrNotFound):
+		return nil, 0, fmt.Errorf("audit verify %s/%s: %w", c.Tenant, c.Log, err)
+	}
+	if ch.Checkpoints, err = e.aud.raw.Checkpoints(ctx, c.Tenant, c.Log); err != nil {
+		return nil, 0, fmt.Errorf("audit verify %s/%s: %w", c.Tenant, c.Log, err)
+	}
+	if k, err := e.signer(ctx, c.Tenant, false); err == nil {
+		ch.Signer = k
+	} else if !errors.Is(err, lethe.ErrNotFound) {
+		return nil, 0, fmt.Errorf("audit verify %s/%s: %w", c.Tenant, c.Log, err)
+	}
+	v := audit.NewVerifier(ch)
+	var after int64
+	for {
+		page, err := e.aud.raw.AuditEntries(ctx, lethe.AuditQuery{Tenant: c.Tenant, Log: c.Log, AfterSeq: after, Limit: audit.MaxLimit})
+		if err != nil {
+			return nil, v.Entries(), fmt.Errorf("audit verify %s/%s: %w", c.Tenant, c.Log, err)
+		}
+		for _, en := range page {
+			v.Add(en)
+		}
+		if len(page) < audit.MaxLimit {
+			break
+		}
+		after = page[len(page)-1].Seq
+	}
+	return v.Finish(), v.Entries(), nil
+}
+
+// AuditChains lists the stored chains (for tools).
+func (e *Engine) AuditChains(ctx context.Context) ([]lethe.AuditChain, error) {
+	return e.aud.raw.AuditChains(ctx)
+}
