@@ -25,6 +25,9 @@ var (
 	ErrStorageFull = errors.New("storage full")
 	// ErrUnavailable: a dependency (database, key service) cannot serve now.
 	ErrUnavailable = errors.New("unavailable")
+	// ErrLeaseLost: background work found its lease taken over by another
+	// instance (it ran out while the work stalled); nothing was written.
+	ErrLeaseLost = errors.New("lease lost")
 	// ErrHeld: a legal hold keeps the record; it cannot be erased now.
 	ErrHeld = errors.New("under legal hold")
 )

@@ -102,3 +102,24 @@ type Settings struct {
 	DropMetadata []string  `json:"drop_metadata,omitempty"`
 	UpdatedAt    time.Time `json:"updated_at,omitzero"`
 }
+
+// Clone returns a deep copy, so that a cached value never changes under
+// its readers.
+func (s *Settings) Clone() *Settings {
+	if s == nil {
+		return nil
+	}
+	c := *s
+	if s.Enabled != nil {
+		v := *s.Enabled
+		c.Enabled = &v
+	}
+	if s.Periods != nil {
+		c.Periods = make(map[string]Duration, len(s.Periods))
+		for k, v := range s.Periods {
+			c.Periods[k] = v
+		}
+	}
+	c.DropMetadata = append([]string(nil), s.DropMetadata...)
+	return &c
+}

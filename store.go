@@ -33,6 +33,11 @@ type Store interface {
 	CreateAPIKey(ctx context.Context, k *APIKey) error
 	// APIKey finds a key by its public prefix; ErrNotFound when unknown.
 	APIKey(ctx context.Context, prefix string) (*APIKey, error)
+	// APIKeys lists a tenant's keys (revoked ones too), oldest first.
+	APIKeys(ctx context.Context, tenant string) ([]*APIKey, error)
+	// RevokeAPIKey marks a tenant's key revoked; ErrNotFound when the
+	// tenant has no key with that prefix. Revoking twice is not an error.
+	RevokeAPIKey(ctx context.Context, tenant, prefix string) error
 
 	// Settings returns a tenant's settings of a collection, ErrNotFound when
 	// the tenant never set any.
@@ -66,8 +71,19 @@ type Store interface {
 	// now, oldest due first, across tenants (the sweeper's work queue).
 	DueRecords(ctx context.Context, now time.Time, limit int) ([]*Record, error)
 	// ApplyBatch performs one batch of retention or request work and its
-	// audit entries in a single durable transaction: all or nothing.
+	// audit entries in a single durable transaction: all or nothing. When
+	// b.Lease is set, the batch applies only while that lease still names
+	// its owner (ErrLeaseLost otherwise), so a sweeper that stalled past
+	// its lease cannot act on records another instance took over.
 	ApplyBatch(ctx context.Context, b *Batch) error
+	// TakeLease grants the named lease to owner until until, when it is
+	// free, ran out at or before now, is owner's already (a renewal) or is
+	// held by l.Replaces (a holder known to be dead); false when another
+	// owner holds it. Several instances on one database take the "sweep"
+	// lease before sweeping, so due records are acted on once.
+	TakeLease(ctx context.Context, l Lease, now time.Time) (bool, error)
+	// LeaseHolder reads a lease as stored; ErrNotFound when never taken.
+	LeaseHolder(ctx context.Context, name string) (*Lease, error)
 	// PlanSummary counts planned actions of a tenant due up to until, by
 	// collection, action and day (the sweeper's dry run).
 	PlanSummary(ctx context.Context, tenant string, until time.Time) ([]PlanBucket, error)
@@ -97,6 +113,19 @@ type Batch struct {
 	Deletes []RecordRef
 	Updates []*Record
 	Audit   []*AuditEntry
+	// Lease, when set, fences the batch (see Store.ApplyBatch).
+	Lease *Lease
+}
+
+// Lease is a named, time-limited right to one kind of background work.
+type Lease struct {
+	Name  string
+	Owner string
+	Until time.Time
+	// Replaces, when set, names a previous holder whose process is known
+	// to be gone: TakeLease takes the lease from it without waiting for
+	// it to run out.
+	Replaces string
 }
 
 // PlanUpdate is one guarded plan rewrite (see Store.UpdatePlans).

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -73,6 +74,45 @@ func (e *Engine) CreateAPIKey(ctx context.Context, actor, tenant string) (string
 		return "", err
 	}
 	return "lk_" + prefix + "_" + secret, nil
+}
+
+// KeyInfo describes an API key without its secret.
+type KeyInfo struct {
+	Prefix    string
+	CreatedAt time.Time
+	Revoked   bool
+}
+
+// APIKeys lists a tenant's API keys (never their secrets or hashes).
+func (e *Engine) APIKeys(ctx context.Context, tenant string) ([]KeyInfo, error) {
+	if _, err := e.tenant(ctx, tenant); err != nil {
+		return nil, err
+	}
+	ks, err := e.store.APIKeys(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]KeyInfo, len(ks))
+	for i, k := range ks {
+		out[i] = KeyInfo{Prefix: k.Prefix, CreatedAt: k.CreatedAt, Revoked: k.Revoked}
+	}
+	return out, nil
+}
+
+// RevokeAPIKey revokes a tenant's API key by its prefix (the part after
+// "lk_" up to the next "_"); the next request with it is refused. The
+// revocation is audited before it happens: fail closed.
+func (e *Engine) RevokeAPIKey(ctx context.Context, actor, tenant, prefix string) error {
+	if _, err := e.tenant(ctx, tenant); err != nil {
+		return err
+	}
+	if k, err := e.store.APIKey(ctx, prefix); err != nil || k.Tenant != tenant {
+		return fmt.Errorf("api key %q: %w", prefix, lethe.ErrNotFound)
+	}
+	if err := e.audit(ctx, tenant, lethe.LogSecurity, actor, "apikey.revoke", map[string]any{"prefix": prefix}); err != nil {
+		return err
+	}
+	return e.store.RevokeAPIKey(ctx, tenant, prefix)
 }
 
 // dummyHash is compared against when a key's prefix is unknown, so that an

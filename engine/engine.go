@@ -58,13 +58,16 @@ type Engine struct {
 
 	mu       sync.Mutex
 	tenants  map[string]*tenantState
-	settings map[settingsKey]*lethe.Settings
+	settings map[settingsKey]cachedSettings
 
 	sweepMu sync.Mutex // one sweep at a time in this process
-	replans replans
-	bg      sync.WaitGroup
-	stop    context.CancelFunc
-	bgCtx   context.Context
+	// instance names this engine as the owner of leases; several engines
+	// on one database take turns sweeping through the "sweep" lease.
+	instance string
+	replans  replans
+	bg       sync.WaitGroup
+	stop     context.CancelFunc
+	bgCtx    context.Context
 }
 
 type settingsKey struct{ tenant, collection string }
@@ -94,8 +97,9 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		extra:    cfg.Extra,
 		log:      cfg.Logger,
 		sweepN:   cfg.SweepBatch,
+		instance: newInstance(),
 		tenants:  make(map[string]*tenantState),
-		settings: make(map[settingsKey]*lethe.Settings),
+		settings: make(map[settingsKey]cachedSettings),
 	}
 	clock := cfg.Now
 	if clock == nil {

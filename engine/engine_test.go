@@ -56,6 +56,7 @@ type testEnv struct {
 	clock *testClock
 	store *sqlite.Store
 	eng   *engine.Engine
+	kek   keyring.Wrapper
 }
 
 // newTestEnv opens a fresh store and engine at testStart; sweepBatch 0
@@ -86,7 +87,19 @@ func newTestEnv(t *testing.T, sweepBatch int) *testEnv {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return &testEnv{t: t, ctx: ctx, clock: clock, store: st, eng: eng}
+	return &testEnv{t: t, ctx: ctx, clock: clock, store: st, eng: eng, kek: kek}
+}
+
+// secondEngine starts another engine on the same store and clock, as a
+// second instance on one database would be.
+func (e *testEnv) secondEngine() *engine.Engine {
+	e.t.Helper()
+	eng, err := engine.New(e.ctx, engine.Config{Store: e.store, KEK: e.kek, Now: e.clock.Now})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	e.t.Cleanup(eng.Close)
+	return eng
 }
 
 // tenant creates a tenant using the packs.

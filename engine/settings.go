@@ -11,22 +11,36 @@ import (
 	"github.com/lethe-privacy/lethe/retention"
 )
 
-// Settings returns the tenant's settings of a collection (empty when the
+// Settings returns a copy of the tenant's settings of a collection (empty when the
 // tenant never chose: the policy's defaults apply).
 func (e *Engine) Settings(ctx context.Context, tenant, collection string) (*lethe.Settings, error) {
 	if _, _, err := e.collection(ctx, tenant, collection); err != nil {
 		return nil, err
 	}
-	return e.settingsFor(ctx, tenant, collection)
+	s, err := e.settingsFor(ctx, tenant, collection)
+	return s.Clone(), err
+}
+
+// settingsTTL bounds how long a cached setting is used: another instance
+// on the same database may have changed it. Records written meanwhile get
+// the plan of the old setting, and the sweeper re-checks every plan
+// against the current setting before it acts, so the window only delays.
+const settingsTTL = 5 * time.Second
+
+// cachedSettings is a setting as read, with when (monotonic wall clock,
+// not the engine's clock, which tests move) it was read.
+type cachedSettings struct {
+	s    *lethe.Settings
+	read time.Time
 }
 
 func (e *Engine) settingsFor(ctx context.Context, tenant, collection string) (*lethe.Settings, error) {
 	k := settingsKey{tenant, collection}
 	e.mu.Lock()
-	s, ok := e.settings[k]
+	c, ok := e.settings[k]
 	e.mu.Unlock()
-	if ok {
-		return s, nil
+	if ok && time.Since(c.read) < settingsTTL {
+		return c.s, nil
 	}
 	s, err := e.store.Settings(ctx, tenant, collection)
 	if errors.Is(err, lethe.ErrNotFound) {
@@ -36,7 +50,7 @@ func (e *Engine) settingsFor(ctx context.Context, tenant, collection string) (*l
 		return nil, err
 	}
 	e.mu.Lock()
-	e.settings[k] = s
+	e.settings[k] = cachedSettings{s: s, read: time.Now()}
 	e.mu.Unlock()
 	return s, nil
 }
@@ -60,10 +74,10 @@ func (e *Engine) PutSettings(ctx context.Context, actor, tenant, collection stri
 		return nil, err
 	}
 	e.mu.Lock()
-	e.settings[settingsKey{tenant, collection}] = s
+	e.settings[settingsKey{tenant, collection}] = cachedSettings{s: s.Clone(), read: time.Now()}
 	e.mu.Unlock()
 	e.startReplan(tenant, collection)
-	return s, nil
+	return s.Clone(), nil
 }
 
 // ReplanStatus is the progress of re-planning a collection after a

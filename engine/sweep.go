@@ -23,7 +23,19 @@ type SweepResult struct {
 	// not yet re-planned): they got their new plan instead of an action.
 	Replanned int64
 	Counts    []SweepCount
+	// Busy: another instance on the same database holds the sweep lease
+	// and is sweeping; this sweep did nothing.
+	Busy bool
 }
+
+// sweepLease is the lease name instances take turns on, and sweepLeaseTTL
+// how long a lease lasts without renewal: the sweep renews it before each
+// batch, so it only runs out when an instance dies or stalls, and then
+// its stale batch is fenced off (lethe.ErrLeaseLost).
+const (
+	sweepLease    = "sweep"
+	sweepLeaseTTL = 30 * time.Second
+)
 
 // SweepCount is what a sweep did to one collection of one tenant.
 type SweepCount struct {
@@ -37,14 +49,50 @@ type SweepCount struct {
 // first. Each batch is one transaction with its audit entries, so a sweep
 // killed at any point loses nothing: the next one takes up what is still
 // due, and records not yet due are never read. Only one sweep runs at a
-// time in a process.
+// time in a process, and only one across instances sharing a database
+// (the others return Busy).
 func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 	e.sweepMu.Lock()
 	defer e.sweepMu.Unlock()
 	now := e.now().UTC()
 	res := &SweepResult{Started: now}
+	lease := &lethe.Lease{Name: sweepLease, Owner: e.instance}
+	renew := func() (bool, error) {
+		t := e.now()
+		lease.Until = t.Add(sweepLeaseTTL)
+		ok, err := e.store.TakeLease(ctx, *lease, t)
+		if err != nil {
+			return false, fmt.Errorf("sweep: take lease: %w", err)
+		}
+		return ok, nil
+	}
+	ok, err := renew()
+	if err == nil && !ok {
+		ok, err = e.takeFromGone(ctx, lease)
+	}
+	if err != nil || !ok {
+		res.Busy = err == nil
+		res.Finished = e.now().UTC()
+		return res, err
+	}
+	defer func() {
+		// Hand the lease back at once, so that another instance need not
+		// wait for it to run out. A failure here only delays the next
+		// sweep elsewhere by the TTL.
+		lease.Until = e.now()
+		if _, err := e.store.TakeLease(context.WithoutCancel(ctx), *lease, lease.Until); err != nil {
+			e.log.Warn("sweep: release lease", "err", err)
+		}
+	}()
 	counts := map[SweepCount]int64{}
-	for {
+	for first := true; ; first = false {
+		if !first {
+			if ok, err := renew(); err != nil {
+				return res, err
+			} else if !ok {
+				return res, fmt.Errorf("sweep: %w", lethe.ErrLeaseLost)
+			}
+		}
 		recs, err := e.store.DueRecords(ctx, now, e.sweepN)
 		if err != nil {
 			return res, fmt.Errorf("sweep: find due records: %w", err)
@@ -52,7 +100,7 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 		if len(recs) == 0 {
 			break
 		}
-		done, err := e.sweepBatch(ctx, recs, now, counts)
+		done, err := e.sweepBatch(ctx, recs, now, lease, counts)
 		if err != nil {
 			return res, err
 		}
@@ -93,10 +141,29 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 	return res, nil
 }
 
+// takeFromGone takes the lease over from a holder whose process is gone
+// (see holderGone); false when the holder may still be alive.
+func (e *Engine) takeFromGone(ctx context.Context, l *lethe.Lease) (bool, error) {
+	held, err := e.store.LeaseHolder(ctx, l.Name)
+	if err != nil || !holderGone(held.Owner) {
+		return false, nil
+	}
+	take := *l
+	take.Replaces = held.Owner
+	ok, err := e.store.TakeLease(ctx, take, e.now())
+	if err != nil {
+		return false, fmt.Errorf("sweep: take lease from %s: %w", held.Owner, err)
+	}
+	if ok {
+		e.log.Warn("sweep: took the lease over from a process that is gone", "holder", held.Owner)
+	}
+	return ok, nil
+}
+
 // sweepBatch acts on one batch of due records in one transaction.
-func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.Time, total map[SweepCount]int64) (*SweepResult, error) {
+func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.Time, lease *lethe.Lease, total map[SweepCount]int64) (*SweepResult, error) {
 	res := &SweepResult{}
-	batch := &lethe.Batch{}
+	batch := &lethe.Batch{Lease: lease}
 	var moved []lethe.PlanUpdate
 	perTenant := map[string]map[SweepCount]int64{}
 	for _, r := range recs {
@@ -110,7 +177,6 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 			// the record keeps its data and loses its plan; logged loudly.
 			e.log.Warn("sweep: collection not in policy; plan cleared", "tenant", r.Tenant, "collection", r.Collection, "id", r.ID)
 			moved = append(moved, lethe.PlanUpdate{Ref: r.Ref(), UpdatedAt: r.UpdatedAt})
-			res.Replanned++
 			continue
 		}
 		s, err := e.settingsFor(ctx, r.Tenant, r.Collection)
@@ -118,11 +184,13 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 			return nil, err
 		}
 		// The stored plan may predate a settings change whose re-planning
-		// has not reached this record: decide on the current plan.
+		// has not reached this record: decide on the current plan. Stores
+		// keep milliseconds, and so does the comparison: a due time that
+		// differs from the stored one below a millisecond is the same plan
+		// (re-planning it would change nothing and sweep it forever).
 		p := retention.Plan(c, s, planInput(r))
-		if !p.Planned() || p.DueAt.After(now) {
+		if !p.Planned() || p.DueAt.Truncate(time.Millisecond).After(now) {
 			moved = append(moved, lethe.PlanUpdate{Ref: r.Ref(), UpdatedAt: r.UpdatedAt, Plan: p})
-			res.Replanned++
 			continue
 		}
 		switch p.Action {
@@ -146,9 +214,13 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 		total[k]++
 	}
 	if len(moved) > 0 {
-		if _, err := e.store.UpdatePlans(ctx, moved); err != nil {
+		// Only rows that changed count as progress: a guarded update that
+		// lost to a concurrent write leaves the record to the next sweep.
+		n, err := e.store.UpdatePlans(ctx, moved)
+		if err != nil {
 			return nil, fmt.Errorf("sweep: update plans: %w", err)
 		}
+		res.Replanned = int64(n)
 	}
 	tenants := make([]string, 0, len(perTenant))
 	for t := range perTenant {

@@ -117,12 +117,15 @@ type SweepJSON struct {
 	Anonymized int64            `json:"anonymized"`
 	Replanned  int64            `json:"replanned"`
 	Counts     []sweepCountJSON `json:"counts"`
+	// Busy: another instance on the same database is sweeping; this sweep
+	// did nothing.
+	Busy bool `json:"busy,omitempty"`
 }
 
 // ToSweepJSON converts a sweep result.
 func ToSweepJSON(res *engine.SweepResult) SweepJSON {
 	out := SweepJSON{Started: res.Started, Finished: res.Finished, Batches: res.Batches, Deleted: res.Deleted,
-		Anonymized: res.Anonymized, Replanned: res.Replanned, Counts: make([]sweepCountJSON, len(res.Counts))}
+		Anonymized: res.Anonymized, Replanned: res.Replanned, Counts: make([]sweepCountJSON, len(res.Counts)), Busy: res.Busy}
 	for i, c := range res.Counts {
 		out.Counts[i] = sweepCountJSON(c)
 	}

@@ -56,7 +56,8 @@ type route struct {
 }
 
 // routes is the routing table. Resource files with routes of their own add
-// them here (requestRoutes in requests.go, logRoutes in logs.go).
+// them here (requestRoutes in requests.go, logRoutes in logs.go,
+// keyRoutes in keys.go).
 func routes() []route {
 	rs := []route{
 		{"GET", "/healthz", public, (*Server).healthz},
@@ -79,6 +80,7 @@ func routes() []route {
 	}
 	rs = append(rs, requestRoutes()...)
 	rs = append(rs, logRoutes()...)
+	rs = append(rs, keyRoutes()...)
 	return rs
 }
 

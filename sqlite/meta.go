@@ -213,6 +213,52 @@ func (s *Store) APIKey(ctx context.Context, prefix string) (*lethe.APIKey, error
 	return &k, nil
 }
 
+// APIKeys lists a tenant's keys, oldest first.
+func (s *Store) APIKeys(ctx context.Context, tenant string) ([]*lethe.APIKey, error) {
+	rows, err := s.query(ctx, "SELECT prefix, tenant, hash, created_at, revoked FROM api_keys WHERE tenant = ? ORDER BY created_at, prefix", tenant)
+	if err != nil {
+		return nil, fmt.Errorf("api keys of %s: %w", tenant, err)
+	}
+	defer rows.Close()
+	var out []*lethe.APIKey
+	for rows.Next() {
+		var (
+			k  lethe.APIKey
+			at int64
+		)
+		if err := rows.Scan(&k.Prefix, &k.Tenant, &k.Hash, &at, &k.Revoked); err != nil {
+			return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
+		}
+		k.CreatedAt = fromMillis(at)
+		out = append(out, &k)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
+	}
+	return out, nil
+}
+
+// RevokeAPIKey marks a tenant's key revoked; lethe.ErrNotFound when the
+// tenant has no such key.
+func (s *Store) RevokeAPIKey(ctx context.Context, tenant, prefix string) error {
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE api_keys SET revoked = 1 WHERE tenant = ? AND prefix = ?", tenant, prefix)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return lethe.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("revoke api key %s: %w", prefix, err)
+	}
+	return nil
+}
+
 // Settings returns a tenant's settings of a collection; lethe.ErrNotFound
 // when the tenant never set any.
 func (s *Store) Settings(ctx context.Context, tenant, collection string) (*lethe.Settings, error) {

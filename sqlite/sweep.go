@@ -44,6 +44,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		p := newStmts(ctx, tx)
 		defer p.close()
+		if err := checkLease(p, b.Lease); err != nil {
+			return err
+		}
 		for _, ref := range b.Deletes {
 			if _, err := deleteRecord(p, ref); err != nil {
 				return err

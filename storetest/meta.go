@@ -90,6 +90,36 @@ var metaTests = map[string]func(*testing.T, Opener){
 			t.Fatalf("Keys(c) = %v, %v; want none", none, err)
 		}
 	},
+	"APIKeysListAndRevoke": func(t *testing.T, open Opener) {
+		s := open(t)
+		ctx := t.Context()
+		k1 := &lethe.APIKey{Prefix: "p1", Tenant: "a", Hash: hash("s1"), CreatedAt: t0}
+		k2 := &lethe.APIKey{Prefix: "p2", Tenant: "a", Hash: hash("s2"), CreatedAt: t0.Add(time.Second)}
+		kb := &lethe.APIKey{Prefix: "p3", Tenant: "b", Hash: hash("s3"), CreatedAt: t0}
+		for _, k := range []*lethe.APIKey{k2, k1, kb} {
+			if err := s.CreateAPIKey(ctx, k); err != nil {
+				t.Fatalf("CreateAPIKey: %v", err)
+			}
+		}
+		got, err := s.APIKeys(ctx, "a")
+		if err != nil {
+			t.Fatalf("APIKeys: %v", err)
+		}
+		same(t, "APIKeys(a)", got, []*lethe.APIKey{k1, k2})
+		wantErr(t, "RevokeAPIKey of another tenant's key", s.RevokeAPIKey(ctx, "a", "p3"), lethe.ErrNotFound)
+		wantErr(t, "RevokeAPIKey of an unknown key", s.RevokeAPIKey(ctx, "a", "nope"), lethe.ErrNotFound)
+		for range 2 { // revoking twice is not an error
+			if err := s.RevokeAPIKey(ctx, "a", "p2"); err != nil {
+				t.Fatalf("RevokeAPIKey: %v", err)
+			}
+		}
+		if k, err := s.APIKey(ctx, "p2"); err != nil || !k.Revoked {
+			t.Fatalf("APIKey(p2) after revoke = %+v, %v; want revoked", k, err)
+		}
+		if k, err := s.APIKey(ctx, "p3"); err != nil || k.Revoked {
+			t.Fatalf("APIKey(p3) = %+v, %v; want b's key untouched", k, err)
+		}
+	},
 	"APIKeyByPrefix": func(t *testing.T, open Opener) {
 		s := open(t)
 		ctx := t.Context()

@@ -40,6 +40,7 @@ func Run(t *testing.T, open func(t *testing.T) lethe.Store) {
 		{"Audit", auditTests},
 		{"AuditLog", auditLogTests},
 		{"Requests", requestTests},
+		{"Leases", leaseTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

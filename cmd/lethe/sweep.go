@@ -72,6 +72,10 @@ what would be deleted or anonymized up to --until (default now).`,
 				enc.SetIndent("", "  ")
 				return enc.Encode(httpapi.ToSweepJSON(res))
 			}
+			if res.Busy {
+				fmt.Fprintln(out, "another Lethe instance is sweeping this database; nothing done (its lease runs out within 30s if it stopped)")
+				return nil
+			}
 			fmt.Fprintf(out, "deleted %d, anonymized %d, re-planned %d in %d batches (%s)\n",
 				res.Deleted, res.Anonymized, res.Replanned, res.Batches, res.Finished.Sub(res.Started).Round(time.Millisecond))
 			for _, c := range res.Counts {
