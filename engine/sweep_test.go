@@ -192,7 +192,7 @@ func TestSettings_ChangeReplansRecords(t *testing.T) {
 		}
 	}
 	// A record of another collection must keep its plan.
-	other := e.put("bot", "sessions", engine.NewRecord{ID: "s1", CreatedAt: testStart, Fields: map[string]any{"conversation_id": "c-1"}})
+	other := e.put("bot", "sessions", engine.NewRecord{ID: "s1", CreatedAt: testStart, Fields: map[string]any{"conversation_id": "c-1", "last_activity_at": testStart.Format(time.RFC3339)}})
 
 	if _, err := e.eng.PutSettings(e.ctx, "admin", "bot", "messages", &lethe.Settings{
 		Periods: map[string]lethe.Duration{"anonymize": lethe.MustDuration("7d")},

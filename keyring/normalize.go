@@ -94,6 +94,10 @@ func normalizePhone(value string) (string, error) {
 	// The stored form must normalize to itself, or a search with the value
 	// as stored would miss it. Malformed input such as "000000000" gives an
 	// E.164 string that parses differently; such a number is not real.
+	// Input already in that form was just parsed: no second parse.
+	if e164 == s {
+		return e164, nil
+	}
 	again, err := phonenumbers.Parse(e164, PhoneRegion)
 	if err != nil || phonenumbers.Format(again, phonenumbers.E164) != e164 {
 		return "", fmt.Errorf("phone: no stable E.164 form: %w", lethe.ErrInvalid)
