@@ -40,6 +40,14 @@ type AuditStore interface {
 	// receives each new head (Tenant, Log, Seq, Hash, Time set) and fills
 	// in its MAC. sign must not call the store.
 	AppendAuditSigned(ctx context.Context, entries []*AuditEntry, sign func(*Checkpoint) error) error
+	// AppendAuditLazy is AppendAuditSigned with a commit that does not
+	// wait for the disk flush (SQLite synchronous=NORMAL for that one
+	// transaction, PostgreSQL synchronous_commit=off): a process crash
+	// keeps it, a power loss may drop the last such commits, whole and in
+	// order, never one that a later flushed commit follows. Only for
+	// entries whose loss on a power cut is tolerable (reads of PII,
+	// successful authentications), never for erasures or request state.
+	AppendAuditLazy(ctx context.Context, entries []*AuditEntry, sign func(*Checkpoint) error) error
 	// SetAuditHead replaces a chain's signed head (after entries were
 	// appended through ApplyBatch or AppendAudit), unless the stored head
 	// has a higher seq: heads never move back.

@@ -18,8 +18,12 @@ import (
 // appender every entry goes through, the raw store under the engine's
 // audited one, and the retention of the three logs.
 type auditor struct {
-	raw   lethe.Store
-	app   *audit.Appender
+	raw lethe.Store
+	app *audit.Appender
+	// lazy group-commits the entries whose loss on a power cut is
+	// tolerable (reads, authentication passes) without waiting for the
+	// disk flush; see lethe.AuditStore.AppendAuditLazy.
+	lazy  *audit.Appender
 	reads bool // log every read of decrypted PII (manager log)
 	ret   audit.Retention
 }
@@ -32,7 +36,12 @@ func (e *Engine) initAudit(cfg Config) error {
 		return err
 	}
 	a := &auditor{raw: cfg.Store, reads: !cfg.NoReadAudit, ret: ret}
-	a.app = audit.NewAppender(e.commitAudit, 0)
+	a.app = audit.NewAppender(func(ctx context.Context, entries []*lethe.AuditEntry) error {
+		return e.commitAudit(ctx, entries, a.raw.AppendAuditSigned)
+	}, 0)
+	a.lazy = audit.NewAppender(func(ctx context.Context, entries []*lethe.AuditEntry) error {
+		return e.commitAudit(ctx, entries, a.raw.AppendAuditLazy)
+	}, 0)
 	e.aud = a
 	e.store = &auditedStore{Store: cfg.Store, e: e}
 	return nil
@@ -71,7 +80,8 @@ func (s *auditedStore) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBa
 // commitAudit is the appender's commit: one transaction for the entries
 // and their chains' signed heads. Keys are resolved first, since signing
 // happens inside the store's transaction and must not call the store.
-func (e *Engine) commitAudit(ctx context.Context, entries []*lethe.AuditEntry) error {
+func (e *Engine) commitAudit(ctx context.Context, entries []*lethe.AuditEntry,
+	appendSigned func(context.Context, []*lethe.AuditEntry, func(*lethe.Checkpoint) error) error) error {
 	signers := map[string]audit.Signer{}
 	for _, en := range entries {
 		if _, ok := signers[en.Tenant]; ok {
@@ -83,7 +93,7 @@ func (e *Engine) commitAudit(ctx context.Context, entries []*lethe.AuditEntry) e
 		}
 		signers[en.Tenant] = s
 	}
-	return e.aud.raw.AppendAuditSigned(ctx, entries, func(cp *lethe.Checkpoint) error {
+	return appendSigned(ctx, entries, func(cp *lethe.Checkpoint) error {
 		audit.Sign(signers[cp.Tenant], cp)
 		return nil
 	})
@@ -144,6 +154,16 @@ func auditAD(tenant string, log lethe.Log) keyring.AD {
 // as data["sealed"]; the security log takes no secret (it stays in the
 // clear, C4).
 func (e *Engine) appendEntry(ctx context.Context, tenant string, log lethe.Log, actor, event string, data, secret map[string]any) error {
+	return e.appendEntryTo(ctx, e.aud.app, tenant, log, actor, event, data, secret)
+}
+
+// appendEntryLazy is appendEntry through the lazy appender: the commit
+// does not wait for the disk flush.
+func (e *Engine) appendEntryLazy(ctx context.Context, tenant string, log lethe.Log, actor, event string, data, secret map[string]any) error {
+	return e.appendEntryTo(ctx, e.aud.lazy, tenant, log, actor, event, data, secret)
+}
+
+func (e *Engine) appendEntryTo(ctx context.Context, app *audit.Appender, tenant string, log lethe.Log, actor, event string, data, secret map[string]any) error {
 	if data == nil {
 		data = map[string]any{}
 	}
@@ -169,7 +189,7 @@ func (e *Engine) appendEntry(ctx context.Context, tenant string, log lethe.Log, 
 	if err != nil {
 		return err
 	}
-	if err := e.aud.app.Append(ctx, entry); err != nil {
+	if err := app.Append(ctx, entry); err != nil {
 		return fmt.Errorf("audit %s: %w", event, err)
 	}
 	return nil
@@ -230,7 +250,10 @@ func (e *Engine) logRead(ctx context.Context, tenant, event string, read []*leth
 		data[k] = v
 	}
 	secret := map[string]any{"ip": c.IP, "read": recs}
-	return e.appendEntry(ctx, tenant, lethe.LogManager, c.Actor, event, data, secret)
+	// Committed before the data is returned (fail closed), but without
+	// waiting for the disk flush: reads are the hot path, and a power cut
+	// may lose the last read entries, never an erasure's.
+	return e.appendEntryLazy(ctx, tenant, lethe.LogManager, c.Actor, event, data, secret)
 }
 
 // sealedNames lists a record's sealed (PII) field names, sorted.
@@ -265,7 +288,13 @@ func (e *Engine) LogAuth(ctx context.Context, a AuthAttempt) error {
 	if tenant == "" {
 		tenant = lethe.SystemTenant
 	}
-	return e.appendEntry(ctx, tenant, lethe.LogSecurity, a.Actor, event, map[string]any{"ip": a.IP, "route": a.Route}, nil)
+	data := map[string]any{"ip": a.IP, "route": a.Route}
+	if a.OK {
+		// Every API call passes here: lazy like reads. Failures are
+		// rare and what an investigation looks for: flushed.
+		return e.appendEntryLazy(ctx, tenant, lethe.LogSecurity, a.Actor, event, data, nil)
+	}
+	return e.appendEntry(ctx, tenant, lethe.LogSecurity, a.Actor, event, data, nil)
 }
 
 // LogServer records a server event (start, stop) in the system runtime log.

@@ -152,6 +152,7 @@ func (e *Engine) Close() {
 	e.stop()
 	e.bg.Wait()
 	e.aud.app.Close()
+	e.aud.lazy.Close()
 }
 
 // Store returns the engine's store (for health checks and tools).

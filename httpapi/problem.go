@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -72,6 +73,16 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 	case errors.Is(err, lethe.ErrUnavailable):
 		p.Status, p.Type, p.Title = http.StatusServiceUnavailable, "urn:lethe:problem:unavailable", "Unavailable"
 		p.Detail = "try again shortly"
+	case errors.Is(err, lethe.ErrLeaseLost):
+		p.Status, p.Type, p.Title = http.StatusServiceUnavailable, "urn:lethe:problem:unavailable", "Unavailable"
+		p.Detail = "another instance took the work over; try again shortly"
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		// The client went away: nobody reads this answer, and it is not
+		// a server fault (499, the convention for "client closed").
+		p.Status, p.Type, p.Title = statusClientClosed, "urn:lethe:problem:client-closed", "Client closed the request"
+	case errors.Is(err, context.DeadlineExceeded):
+		p.Status, p.Type, p.Title = http.StatusServiceUnavailable, "urn:lethe:problem:unavailable", "Unavailable"
+		p.Detail = "the request took too long; try again shortly"
 	case errors.Is(err, lethe.ErrCrypto):
 		log.Error("stored data failed to decrypt", "path", r.URL.Path, "err", err)
 		p.Status, p.Type, p.Title = http.StatusInternalServerError, "urn:lethe:problem:integrity", "Stored data failed to decrypt"
@@ -81,6 +92,9 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 	}
 	return p
 }
+
+// statusClientClosed answers a request whose client disconnected first.
+const statusClientClosed = 499
 
 // fieldErrors collects every FieldError joined into err.
 func fieldErrors(err error) []ProblemField {

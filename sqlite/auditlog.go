@@ -13,10 +13,21 @@ import (
 // chain they moved, in one transaction: a committed entry is never left
 // outside its chain's signed head.
 func (s *Store) AppendAuditSigned(ctx context.Context, entries []*lethe.AuditEntry, sign func(*lethe.Checkpoint) error) error {
+	return s.appendAuditSigned(ctx, entries, sign, s.write)
+}
+
+// AppendAuditLazy appends like AppendAuditSigned in a transaction that
+// commits without waiting for fsync (see writeLazy).
+func (s *Store) AppendAuditLazy(ctx context.Context, entries []*lethe.AuditEntry, sign func(*lethe.Checkpoint) error) error {
+	return s.appendAuditSigned(ctx, entries, sign, s.writeLazy)
+}
+
+func (s *Store) appendAuditSigned(ctx context.Context, entries []*lethe.AuditEntry, sign func(*lethe.Checkpoint) error,
+	write func(context.Context, func(*sql.Tx) error) error) error {
 	if len(entries) == 0 {
 		return nil
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
+	err := write(ctx, func(tx *sql.Tx) error {
 		p := newStmts(ctx, tx)
 		defer p.close()
 		if err := s.appendAudit(p, entries); err != nil {

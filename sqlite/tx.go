@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"fmt"
 
 	"github.com/lethe-privacy/lethe"
@@ -20,6 +21,45 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		return errClosed
 	}
 	tx, err := s.writer.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(err)
+	}
+	if err := fn(tx); err != nil {
+		tx.Rollback()
+		return mapErr(err)
+	}
+	return mapErr(tx.Commit())
+}
+
+// writeLazy runs fn like write, but commits with synchronous=NORMAL: in
+// WAL mode the commit is appended to the log without an fsync. A process
+// crash keeps it (the operating system has the pages); a power cut may
+// lose it together with any later lazy commits, but never a commit that
+// a later synchronous one follows, since that one's fsync of the log
+// covers every frame before it. The writer goes back to FULL before it
+// serves anyone else; if that fails, the connection is discarded and the
+// pool opens a new one with the DSN's synchronous=FULL.
+func (s *Store) writeLazy(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if s.isClosed() {
+		return errClosed
+	}
+	conn, err := s.writer.Conn(ctx)
+	if err != nil {
+		return mapErr(err)
+	}
+	defer func() {
+		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=FULL"); rerr != nil {
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			if err == nil {
+				err = fmt.Errorf("restore synchronous=FULL: %w", rerr)
+			}
+		}
+		conn.Close()
+	}()
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+		return mapErr(err)
+	}
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}

@@ -42,6 +42,36 @@ var auditLogTests = map[string]func(*testing.T, Opener){
 		_, err = s.AuditHead(ctx, "a", lethe.LogSecurity)
 		wantErr(t, "head of an empty chain", err, lethe.ErrNotFound)
 	},
+	"LazyAndFlushedAppendsShareOneChain": func(t *testing.T, open Opener) {
+		s := open(t)
+		ctx := t.Context()
+		es := auditEntries("a", lethe.LogManager, 6, t0)
+		for i, e := range es {
+			app := s.AppendAuditSigned
+			if i%2 == 0 {
+				app = s.AppendAuditLazy
+			}
+			if err := app(ctx, []*lethe.AuditEntry{e}, signFixed); err != nil {
+				t.Fatalf("append %d: %v", i, err)
+			}
+		}
+		got, err := s.AuditEntries(ctx, lethe.AuditQuery{Tenant: "a", Log: lethe.LogManager})
+		if err != nil || len(got) != 6 {
+			t.Fatalf("AuditEntries = %d, %v; want 6", len(got), err)
+		}
+		for i, e := range got {
+			if e.Seq != int64(i+1) || (i > 0 && !bytes.Equal(e.Prev, got[i-1].Hash)) {
+				t.Fatalf("entry %d: seq %d, prev %x; want one unbroken chain", i, e.Seq, e.Prev)
+			}
+		}
+		if h, err := s.AuditHead(ctx, "a", lethe.LogManager); err != nil || h.Seq != 6 {
+			t.Fatalf("head = %+v, %v; want seq 6", h, err)
+		}
+		err = s.AppendAuditLazy(ctx, auditEntries("a", lethe.LogManager, 1, t0), func(*lethe.Checkpoint) error { return errors.New("no key") })
+		if err == nil {
+			t.Fatal("AppendAuditLazy with a failing signer succeeded")
+		}
+	},
 	"SignFailureWritesNothing": func(t *testing.T, open Opener) {
 		s := open(t)
 		ctx := t.Context()

@@ -4,6 +4,10 @@
 //	lethe sweep            run a sweep now (or --dry-run)
 //	lethe policy check     validate a policy file
 //	lethe policy doc       print the data-protection table of a pack
+//	lethe request          submit and follow data-subject and origin requests
+//	lethe audit            verify and tail the audit logs
+//	lethe bench            measure Lethe against raw SQL on this machine
+//	lethe soak             load a server and check every acknowledged write
 //
 // Every command has --help. Errors are one line on stderr and a non-zero
 // exit code.
@@ -55,6 +59,7 @@ and listens on 127.0.0.1:8080.`,
 	root.SetErr(stderr)
 	env := envFunc(getenv)
 	root.AddCommand(serveCmd(env), sweepCmd(env), policyCmd(), benchCmd(env), auditCmd(env), requestCmd(env))
+	root.AddCommand(soakCmd(env))
 	return root.ExecuteContext(ctx)
 }
 

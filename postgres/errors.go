@@ -1,0 +1,87 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/lethe-privacy/lethe"
+)
+
+// SQLSTATE codes given a domain meaning.
+const (
+	codeUniqueViolation = "23505"
+	codeDiskFull        = "53100"
+	codeOutOfMemory     = "53200"
+	codeTooManyConns    = "53300"
+	codeSerialization   = "40001"
+	codeDeadlock        = "40P01"
+)
+
+// mapErr gives a driver error its domain meaning, keeping the driver's
+// message for the log:
+//   - a unique violation (23505) is lethe.ErrConflict; callers that know
+//     what collided say so (see conflictErr);
+//   - disk full (53100) is lethe.ErrStorageFull: the transaction rolled
+//     back, nothing was written;
+//   - a server that is shutting down, starting up or unreachable (class
+//     57P, class 08, a refused or broken connection), out of connections
+//     or memory, or that broke off a transaction to resolve a deadlock or
+//     serialization failure, is lethe.ErrUnavailable: the caller may retry.
+//
+// Context cancellation and other errors are returned unchanged.
+func mapErr(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, lethe.ErrConflict) || errors.Is(err, lethe.ErrStorageFull) ||
+		errors.Is(err, lethe.ErrUnavailable) || errors.Is(err, lethe.ErrNotFound) ||
+		errors.Is(err, lethe.ErrInvalid) || errors.Is(err, lethe.ErrLeaseLost) {
+		return err // mapped already, or a domain error from inside a transaction
+	}
+	var pe *pgconn.PgError
+	if errors.As(err, &pe) {
+		switch {
+		case pe.Code == codeUniqueViolation:
+			return fmt.Errorf("%w: %w", lethe.ErrConflict, err)
+		case pe.Code == codeDiskFull:
+			return fmt.Errorf("%w: %w", lethe.ErrStorageFull, err)
+		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"),
+			pe.Code == codeTooManyConns, pe.Code == codeOutOfMemory,
+			pe.Code == codeSerialization, pe.Code == codeDeadlock:
+			return fmt.Errorf("%w: %w", lethe.ErrUnavailable, err)
+		}
+		return err
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return err
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("%w: %w", lethe.ErrUnavailable, err)
+	}
+	return err
+}
+
+// conflictErr names what a unique violation collided with, from the index
+// PostgreSQL reports; other errors go through mapErr.
+func conflictErr(err error) error {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) || pe.Code != codeUniqueViolation {
+		return mapErr(err)
+	}
+	switch pe.ConstraintName {
+	case "records_ref":
+		return fmt.Errorf("record exists (%s): %w", pe.Detail, lethe.ErrConflict)
+	case "subjects_unique":
+		// The detail would print the blind-index hash: say which kind only.
+		return fmt.Errorf("a unique identifier is taken by another record: %w", lethe.ErrConflict)
+	}
+	return mapErr(err)
+}
