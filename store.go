@@ -18,6 +18,11 @@ type Store interface {
 	// ErrNotFound when unset.
 	Meta(ctx context.Context, key string) ([]byte, error)
 	SetMeta(ctx context.Context, key string, value []byte) error
+	// InitMeta sets a server-wide value unless it is set already, and
+	// returns the value that is stored afterwards: value when this call set
+	// it, the earlier one otherwise. Instances starting at once on a new
+	// database agree on one value (the master key id) this way.
+	InitMeta(ctx context.Context, key string, value []byte) ([]byte, error)
 
 	// CreateTenant fails with ErrConflict when the id is taken.
 	CreateTenant(ctx context.Context, t *Tenant) error
@@ -91,7 +96,7 @@ type Store interface {
 	// time of the oldest, for the sweep-lag metric.
 	Overdue(ctx context.Context, now time.Time) (count int64, oldest time.Time, err error)
 	// Stats counts a collection's records grouped by a plain (non-PII)
-	// field and, when perDay, by creation day (O6).
+	// field and, when perDay, by creation day (O6), in SortStatRows order.
 	Stats(ctx context.Context, tenant, collection, field string, perDay bool) ([]StatRow, error)
 
 	// AppendAudit appends entries to their chains in one transaction.

@@ -134,8 +134,14 @@ func CheckMasterKey(ctx context.Context, st lethe.Store, kek keyring.Wrapper) er
 	id, err := st.Meta(ctx, metaKEKID)
 	switch {
 	case errors.Is(err, lethe.ErrNotFound):
-		if err := st.SetMeta(ctx, metaKEKID, []byte(kek.ID())); err != nil {
+		// Several instances may start on a new database at once: the
+		// first id stored wins, and a different key is refused.
+		stored, err := st.InitMeta(ctx, metaKEKID, []byte(kek.ID()))
+		if err != nil {
 			return fmt.Errorf("record master key id: %w", err)
+		}
+		if string(stored) != kek.ID() {
+			return fmt.Errorf("%w: the data was created with master key %s, this key is %s", ErrWrongMasterKey, stored, kek.ID())
 		}
 		return nil
 	case err != nil:

@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +16,6 @@ import (
 	"github.com/lethe-privacy/lethe/engine"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/policy"
-	"github.com/lethe-privacy/lethe/sqlite"
 )
 
 // testStart is the clock reading every test begins at (C): whole seconds,
@@ -49,12 +47,13 @@ func (c *testClock) Set(t time.Time) {
 	c.t = t
 }
 
-// testEnv is an engine over a real SQLite file in a temporary directory.
+// testEnv is an engine over a real store: a SQLite file in a temporary
+// directory, or a fresh PostgreSQL database (see openTestStore).
 type testEnv struct {
 	t     *testing.T
 	ctx   context.Context
 	clock *testClock
-	store *sqlite.Store
+	store lethe.Store
 	eng   *engine.Engine
 	kek   keyring.Wrapper
 }
@@ -65,10 +64,7 @@ func newTestEnv(t *testing.T, sweepBatch int) *testEnv {
 	t.Helper()
 	ctx := context.Background()
 	clock := &testClock{t: testStart}
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lethe.db"), sqlite.Options{Now: clock.Now})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st := openTestStore(t, clock.Now)
 	master := make([]byte, 32)
 	rand.Read(master)
 	kek, err := keyring.NewFileKEK(master)

@@ -41,6 +41,23 @@ func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
+// InitMeta sets a value unless set and returns what is stored: the insert
+// and the read are one statement, so concurrent callers agree.
+func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
+	db, err := s.db()
+	if err != nil {
+		return nil, err
+	}
+	var stored []byte
+	err = db.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value)
+		SELECT value FROM ins UNION ALL SELECT value FROM meta WHERE key = $1 LIMIT 1`, key, value).Scan(&stored)
+	if err != nil {
+		return nil, fmt.Errorf("init meta %s: %w", key, mapErr(err))
+	}
+	return stored, nil
+}
+
 // CreateTenant stores a new tenant; lethe.ErrConflict when the id is taken.
 // A zero CreatedAt is set from the store's clock.
 func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {

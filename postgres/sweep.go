@@ -167,7 +167,7 @@ func (s *Store) Stats(ctx context.Context, tenant, collection, field string, per
 	rows, err := db.Query(ctx, `SELECT jsonb_typeof(v), v #>> '{}', d, n FROM (
 			SELECT plain -> $3::text AS v, `+day+` AS d, count(*) AS n
 			FROM records WHERE tenant = $1 AND collection = $2 GROUP BY 1, 2) g
-		ORDER BY d, v`, tenant, collection, field)
+		ORDER BY d`, tenant, collection, field)
 	if err != nil {
 		return nil, fmt.Errorf("stats %s/%s: %w", tenant, collection, mapErr(err))
 	}
@@ -188,5 +188,6 @@ func (s *Store) Stats(ctx context.Context, tenant, collection, field string, per
 	if err != nil {
 		return nil, fmt.Errorf("stats %s/%s: %w", tenant, collection, mapErr(err))
 	}
+	lethe.SortStatRows(out)
 	return out, nil
 }

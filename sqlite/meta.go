@@ -47,6 +47,36 @@ func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
+// InitMeta sets a value unless set and returns what is stored, in one
+// write transaction; a value it sets is checkpointed like SetMeta's.
+func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
+	var (
+		stored []byte
+		set    bool
+	)
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING", key, value)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		set = n == 1
+		return tx.QueryRowContext(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&stored)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("init meta %s: %w", key, err)
+	}
+	if set {
+		if err := s.Checkpoint(ctx); err != nil {
+			return nil, fmt.Errorf("init meta %s: stored, but %w", key, err)
+		}
+	}
+	return stored, nil
+}
+
 // CreateTenant stores a new tenant; lethe.ErrConflict when the id is taken.
 // A zero CreatedAt is set from the store's clock.
 func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {

@@ -158,6 +158,7 @@ func (s *Store) Stats(ctx context.Context, tenant, collection, field string, per
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("stats %s/%s: %w", tenant, collection, mapErr(err))
 	}
+	lethe.SortStatRows(out)
 	return out, nil
 }
 

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"bytes"
+	"fmt"
 	"testing"
 	"time"
 
@@ -88,6 +89,38 @@ var metaTests = map[string]func(*testing.T, Opener){
 		none, err := s.Keys(ctx, "c")
 		if err != nil || len(none) != 0 {
 			t.Fatalf("Keys(c) = %v, %v; want none", none, err)
+		}
+	},
+	"InitMetaFirstValueWins": func(t *testing.T, open Opener) {
+		s := open(t)
+		ctx := t.Context()
+		got, err := s.InitMeta(ctx, "kek_id", []byte("first"))
+		if err != nil || string(got) != "first" {
+			t.Fatalf("InitMeta on an unset key = %q, %v; want first", got, err)
+		}
+		got, err = s.InitMeta(ctx, "kek_id", []byte("second"))
+		if err != nil || string(got) != "first" {
+			t.Fatalf("InitMeta on a set key = %q, %v; want the earlier first", got, err)
+		}
+		if v, err := s.Meta(ctx, "kek_id"); err != nil || string(v) != "first" {
+			t.Fatalf("Meta after InitMeta = %q, %v", v, err)
+		}
+		// Racing callers agree on one value.
+		vals := make(chan string, 8)
+		for i := range 8 {
+			go func() {
+				v, err := s.InitMeta(ctx, "race", []byte(fmt.Sprint("v", i)))
+				if err != nil {
+					v = []byte("error: " + err.Error())
+				}
+				vals <- string(v)
+			}()
+		}
+		first := <-vals
+		for range 7 {
+			if v := <-vals; v != first {
+				t.Fatalf("racing InitMeta calls saw %q and %q", first, v)
+			}
 		}
 	},
 	"APIKeysListAndRevoke": func(t *testing.T, open Opener) {

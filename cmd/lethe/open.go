@@ -6,14 +6,19 @@ import (
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
+	"strings"
 
 	"github.com/spf13/cobra"
 
+	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/engine"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/policy"
+	"github.com/lethe-privacy/lethe/postgres"
 	"github.com/lethe-privacy/lethe/sqlite"
 )
 
@@ -22,12 +27,37 @@ type dataFlags struct {
 	dir     string
 	keyFile string
 	policy  string
+	// dbURL, when set, selects the PostgreSQL store: the data lives in that
+	// database, and only the master key file stays local.
+	dbURL string
+	// dbURLEnv is LETHE_DATABASE_URL, used when the flag is not given. It
+	// is not the flag's default, since --help prints defaults, password
+	// and all.
+	dbURLEnv string
 }
 
 func (f *dataFlags) register(cmd *cobra.Command, env envFunc) {
 	cmd.Flags().StringVar(&f.dir, "data", env.or("LETHE_DATA", "./lethe-data"), "data folder (SQLite database and, by default, the master key file) [$LETHE_DATA]")
 	cmd.Flags().StringVar(&f.keyFile, "master-key-file", env("LETHE_MASTER_KEY_FILE"), "master key file (default DATA/master.key) [$LETHE_MASTER_KEY_FILE]")
 	cmd.Flags().StringVar(&f.policy, "policy", env("LETHE_POLICY"), "an application policy file (YAML) used beside the packs [$LETHE_POLICY]")
+	cmd.Flags().StringVar(&f.dbURL, "database-url", "", "PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB) instead of DATA/lethe.db; several instances may share it [$LETHE_DATABASE_URL]")
+	f.dbURLEnv = env("LETHE_DATABASE_URL")
+}
+
+// databaseURL is the PostgreSQL database to use, "" for SQLite.
+func (f *dataFlags) databaseURL() string {
+	if f.dbURL != "" {
+		return f.dbURL
+	}
+	return f.dbURLEnv
+}
+
+// where names the data for logs and messages, never with a password.
+func (f *dataFlags) where() string {
+	if u := f.databaseURL(); u != "" {
+		return redactDSN(u)
+	}
+	return f.dir
 }
 
 func (f *dataFlags) dbPath() string { return filepath.Join(f.dir, "lethe.db") }
@@ -39,9 +69,9 @@ func (f *dataFlags) keyPath() string {
 	return filepath.Join(f.dir, "master.key")
 }
 
-// opened is a data folder ready for use.
+// opened is the data (a folder or a database) ready for use.
 type opened struct {
-	store *sqlite.Store
+	store lethe.Store
 	eng   *engine.Engine
 }
 
@@ -55,7 +85,8 @@ func (o *opened) Close() error {
 // is the key the data was created with (read from the database without
 // writing to it). Only then is the database opened for writing. A new data
 // folder gets a new key file; an existing one never does, since a new key
-// could not open the old data.
+// could not open the old data. With --database-url the data is on
+// PostgreSQL instead (see openPostgres).
 func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*opened, error) {
 	var extra *policy.Policy
 	if f.policy != "" {
@@ -64,6 +95,9 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 			return nil, err
 		}
 		extra = p
+	}
+	if dsn := f.databaseURL(); dsn != "" {
+		return f.openPostgres(ctx, dsn, create, extra, log)
 	}
 	_, err := os.Stat(f.dbPath())
 	exists := err == nil
@@ -125,3 +159,137 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 	}
 	return &opened{store: st, eng: eng}, nil
 }
+
+// metaKEKID is the meta key under which the engine records the id of the
+// master key the data was created with.
+const metaKEKID = "kek_id"
+
+// openPostgres opens the PostgreSQL store of --database-url. The database
+// counts as new while no master key id is recorded in it: only then may a
+// missing key file be created. A database that holds data needs the key
+// file it was created with, copied to every instance; a missing or
+// different one stops the start before the engine writes anything.
+// Opening applies the store's migrations first (under an advisory lock,
+// so that instances may start at once): they add tables, never data.
+func (f *dataFlags) openPostgres(ctx context.Context, dsn string, create bool, extra *policy.Policy, log *slog.Logger) (*opened, error) {
+	where, password := redactDSN(dsn), dsnPassword(dsn)
+	st, err := postgres.Open(ctx, dsn, postgres.Options{})
+	if err != nil {
+		return nil, fmt.Errorf("database %s: %w", where, scrub(err, password))
+	}
+	kek, err := f.postgresKey(ctx, st, create, where, password, log)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Extra: extra, Logger: log})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return &opened{store: st, eng: eng}, nil
+}
+
+// postgresKey reads the master key file for the database, creating it
+// only for a new database.
+func (f *dataFlags) postgresKey(ctx context.Context, st lethe.Store, create bool, where, password string, log *slog.Logger) (*keyring.FileKEK, error) {
+	id, err := st.Meta(ctx, metaKEKID)
+	switch {
+	case errors.Is(err, lethe.ErrNotFound):
+		if !create {
+			return nil, fmt.Errorf("%w: no Lethe data in database %s (start \"lethe serve --database-url ...\" first)", errUsage, where)
+		}
+		if err := os.MkdirAll(filepath.Dir(f.keyPath()), 0o700); err != nil {
+			return nil, fmt.Errorf("%w: create key folder: %v", errKey, err)
+		}
+		// Instances started at once with one shared key file agree on one
+		// key: the loser of the race opens the winner's file.
+		kek, created, err := keyring.LoadOrCreateKeyFile(f.keyPath())
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errKey, err)
+		}
+		if created {
+			log.Info("created master key file; back it up and give every instance a copy: without it the data cannot be read", "path", f.keyPath())
+		}
+		return kek, nil
+	case err != nil:
+		return nil, fmt.Errorf("database %s: read master key id: %w", where, scrub(err, password))
+	}
+	kek, err := keyring.OpenKeyFile(f.keyPath())
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: key file %s not found; the data in database %s cannot be opened without the master key it was created with (copy it from an instance that has it)", errKey, f.keyPath(), where)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errKey, err)
+	}
+	if string(id) != kek.ID() {
+		return nil, fmt.Errorf("%w: %s holds master key %s, but the data in database %s was created with %s; nothing was changed", keyring.ErrWrongMasterKey, f.keyPath(), kek.ID(), where, id)
+	}
+	return kek, nil
+}
+
+// pwKeyword finds the password of a keyword/value connection string,
+// quoted or not.
+var pwKeyword = regexp.MustCompile(`(?i)(\bpassword\s*=\s*)('(?:[^'\\]|\\.)*'|\S*)`)
+
+// redactDSN returns a connection string fit for logs: its password, in
+// the user part or as a parameter, replaced by xxxxx.
+func redactDSN(dsn string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		return pwKeyword.ReplaceAllString(dsn, "${1}xxxxx")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return "(database URL that does not parse)"
+	}
+	if q := u.Query(); q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// dsnPassword returns the password a connection string holds, "" when
+// none.
+func dsnPassword(dsn string) string {
+	if !strings.HasPrefix(dsn, "postgres://") && !strings.HasPrefix(dsn, "postgresql://") {
+		m := pwKeyword.FindStringSubmatch(dsn)
+		if m == nil {
+			return ""
+		}
+		return strings.Trim(m[2], "'")
+	}
+	u, err := url.Parse(dsn)
+	if err != nil {
+		return ""
+	}
+	if pw, ok := u.User.Password(); ok {
+		return pw
+	}
+	return u.Query().Get("password")
+}
+
+// scrub hides secret in err's message while errors.Is and errors.As still
+// see the wrapped error: a driver message must not carry the database
+// password into a log or a terminal.
+func scrub(err error, secret string) error {
+	if err == nil || secret == "" {
+		return err
+	}
+	return &scrubbedError{err: err, secret: secret}
+}
+
+type scrubbedError struct {
+	err    error
+	secret string
+}
+
+func (e *scrubbedError) Error() string {
+	msg := strings.ReplaceAll(e.err.Error(), e.secret, "xxxxx")
+	if esc := url.QueryEscape(e.secret); esc != e.secret {
+		msg = strings.ReplaceAll(msg, esc, "xxxxx")
+	}
+	return msg
+}
+
+func (e *scrubbedError) Unwrap() error { return e.err }

@@ -33,6 +33,13 @@ master key file (mode 0600: back it up, the data cannot be read without it)
 and listens on 127.0.0.1:8080. The admin token comes from LETHE_ADMIN_TOKEN;
 without it, one is generated on the first start and printed once.
 
+With --database-url (or LETHE_DATABASE_URL) the data lives in PostgreSQL
+instead, and several instances may serve one database: they take turns
+sweeping, and each request job is worked on by one of them. The master key
+file stays local (--master-key-file, default DATA/master.key) and every
+instance needs a copy; it is created only for a database that holds no
+Lethe data yet. The URL's password is never printed.
+
 A wrong or missing master key stops the start before anything is written
 and before the port is opened.`,
 		Args: cobra.NoArgs,
@@ -130,7 +137,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 			}
 		}
 	}()
-	log.Info("lethe serving", "addr", ln.Addr().String(), "data", df.dir, "sweep_interval", interval)
+	log.Info("lethe serving", "addr", ln.Addr().String(), "data", df.where(), "sweep_interval", interval)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
