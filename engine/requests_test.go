@@ -9,8 +9,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"reflect"
 	"sort"
 	"strings"
@@ -21,22 +19,22 @@ import (
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/engine"
 	"github.com/lethe-privacy/lethe/keyring"
-	"github.com/lethe-privacy/lethe/sqlite"
 )
 
 // reqStart is the clock of the request tests.
 var reqStart = time.Date(2026, 5, 4, 8, 0, 0, 0, time.UTC)
 
-// reqEnv is an engine over a SQLite file that the test can close and open
-// again with the same master key (a restart).
+// reqEnv is an engine over a store (a SQLite file, or a PostgreSQL
+// database in the PostgreSQL run) that the test can close and open again
+// with the same master key (a restart).
 type reqEnv struct {
 	t      testing.TB
 	ctx    context.Context
-	path   string
+	path   string // SQLite file or PostgreSQL URL (see testStoreLocation)
 	master []byte
 	now    time.Time
 	mu     sync.Mutex
-	store  *sqlite.Store
+	store  lethe.Store
 	eng    *engine.Engine
 }
 
@@ -62,11 +60,11 @@ func reqNewEnv(t testing.TB, path string, master []byte) *reqEnv {
 func reqFresh(t testing.TB) *reqEnv {
 	master := make([]byte, 32)
 	rand.Read(master)
-	return reqNewEnv(t, filepath.Join(t.TempDir(), "lethe.db"), master)
+	return reqNewEnv(t, testStoreLocation(t), master)
 }
 
 func reqOpen(t testing.TB, e *reqEnv) {
-	st, err := sqlite.Open(e.ctx, e.path, sqlite.Options{Now: e.clock})
+	st, err := openStoreAt(e.ctx, e.path, e.clock)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -514,16 +512,8 @@ func TestRequest_OriginAnonymize_ResumesAfterRestartWithSameResult(t *testing.T)
 	reqSeedOrigin(t, a, n)
 	reqClose(a)
 	t.Logf("seeded %d records in %s", n, time.Since(t0))
-	// b is a byte copy of a: the uninterrupted run.
-	bPath := filepath.Join(t.TempDir(), "lethe.db")
-	data, err := os.ReadFile(a.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(bPath, data, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	b := reqNewEnv(t, bPath, a.master)
+	// b is a copy of a: the uninterrupted run.
+	b := reqNewEnv(t, copyStoreLocation(t, a.path), a.master)
 	reqOpen(t, a)
 
 	in := engine.RequestInput{Type: lethe.RequestAnonymize, Origin: "amazon"}
