@@ -49,10 +49,16 @@ func (e *Engine) EnsureAdminToken(ctx context.Context, given string) (generated 
 	} else if !errors.Is(err, lethe.ErrNotFound) {
 		return "", err
 	}
+	// Instances starting on a new database at once: the first hash stored
+	// wins, and only the instance whose token that is prints it.
 	tok := "la_" + randomText(32)
 	h := sha256.Sum256([]byte(tok))
-	if err := e.store.SetMeta(ctx, metaAdminToken, h[:]); err != nil {
+	stored, err := e.store.InitMeta(ctx, metaAdminToken, h[:])
+	if err != nil {
 		return "", err
+	}
+	if subtle.ConstantTimeCompare(stored, h[:]) != 1 {
+		return "", nil
 	}
 	return tok, nil
 }

@@ -215,7 +215,11 @@ type jobRun struct {
 func (r *RequestRunner) runJob(ctx context.Context, job *lethe.Request) error {
 	e := r.e
 	err := r.work(ctx, job)
-	if err == nil || ctx.Err() != nil || errors.Is(err, lethe.ErrConflict) {
+	if err == nil || ctx.Err() != nil || errors.Is(err, lethe.ErrConflict) || transient(err) {
+		// Interrupted, taken over, or a passing fault (a lost connection,
+		// a deadlock broken by the database, a full disk): the job keeps
+		// its committed progress, and its lease runs out so that a runner
+		// takes it up again.
 		return err
 	}
 	// A failure that is not an interruption ends the job: what committed
@@ -230,6 +234,12 @@ func (r *RequestRunner) runJob(ctx context.Context, job *lethe.Request) error {
 		return errors.Join(err, ferr)
 	}
 	return err
+}
+
+// transient reports whether err may go away by itself: a request that
+// meets it is retried, not failed.
+func transient(err error) bool {
+	return errors.Is(err, lethe.ErrUnavailable) || errors.Is(err, lethe.ErrStorageFull) || errors.Is(err, lethe.ErrLeaseLost)
 }
 
 func (r *RequestRunner) work(ctx context.Context, job *lethe.Request) error {
@@ -717,6 +727,11 @@ func (r *RequestRunner) RunPending(ctx context.Context) (int, error) {
 		if err := r.runJob(ctx, job); err != nil {
 			if ctx.Err() != nil {
 				return n, ctx.Err()
+			}
+			if transient(err) {
+				// The store is in trouble: stop here and report; the job
+				// is taken up again once its lease runs out.
+				return n, err
 			}
 			if !errors.Is(err, lethe.ErrConflict) {
 				n++

@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -626,5 +627,60 @@ func BenchmarkOriginRequest(b *testing.B) {
 		}
 		reqClose(e)
 		b.StartTimer()
+	}
+}
+
+// faultyStore is a real store whose ApplyRequestBatch fails a set number
+// of times with a passing fault, as a dropped database connection or a
+// deadlock the database broke would.
+type faultyStore struct {
+	lethe.Store
+	failures atomic.Int32
+}
+
+func (s *faultyStore) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBatch) error {
+	if s.failures.Add(-1) >= 0 {
+		return fmt.Errorf("apply request batch: %w: connection lost (injected)", lethe.ErrUnavailable)
+	}
+	return s.Store.ApplyRequestBatch(ctx, b)
+}
+
+// TestRequest_PassingFaultRetriesInsteadOfFailing: a request whose batch
+// meets a passing fault is not marked failed; once its lease runs out a
+// runner takes it up again and it ends done, as a run without the fault.
+func TestRequest_PassingFaultRetriesInsteadOfFailing(t *testing.T) {
+	e := reqFresh(t)
+	reqSeedThreePacks(e)
+	faulty := &faultyStore{Store: e.store}
+	kek, err := keyring.NewFileKEK(e.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(e.ctx, engine.Config{Store: faulty, KEK: kek, Now: e.clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	job, _, err := eng.SubmitRequest(e.ctx, "test", "t1", engine.RequestInput{Type: lethe.RequestErase, Subject: map[string]string{"email": "erika@example.com"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	faulty.failures.Store(1)
+	if _, err := eng.NewRequestRunner().RunPending(e.ctx); !errors.Is(err, lethe.ErrUnavailable) {
+		t.Fatalf("run with a passing fault: err = %v, want ErrUnavailable", err)
+	}
+	if j, _ := eng.Request(e.ctx, "t1", job.ID); j.State == lethe.RequestFailed || !j.Active() {
+		t.Fatalf("after a passing fault the job is %s (%s); want it still active", j.State, j.Error)
+	}
+	e.advance(time.Hour) // the lease of the runner that met the fault runs out
+	if _, err := eng.NewRequestRunner().RunPending(e.ctx); err != nil {
+		t.Fatalf("run after the fault: %v", err)
+	}
+	j, _ := eng.Request(e.ctx, "t1", job.ID)
+	if j.State != lethe.RequestDone {
+		t.Fatalf("job after the retry is %s (%s), want done", j.State, j.Error)
+	}
+	if _, err := eng.Get(e.ctx, lethe.RecordRef{Tenant: "t1", Collection: "marketing_consents", ID: "mc-erika"}); !errors.Is(err, lethe.ErrNotFound) {
+		t.Fatalf("erika's consent after the erase: %v, want not found", err)
 	}
 }

@@ -220,7 +220,8 @@ func withDatabase(dsn, name string) (string, error) {
 	if strings.HasPrefix(dsn, "postgres://") || strings.HasPrefix(dsn, "postgresql://") {
 		u, err := url.Parse(dsn)
 		if err != nil {
-			return "", fmt.Errorf("parse %s: %w", EnvURL, err)
+			// url.Parse's error quotes the whole URL, password and all.
+			return "", fmt.Errorf("parse %s: not a valid URL", EnvURL)
 		}
 		u.Path = "/" + name
 		return u.String(), nil

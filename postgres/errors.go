@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 	"github.com/lethe-privacy/lethe"
 )
 
@@ -20,6 +21,7 @@ const (
 	codeTooManyConns    = "53300"
 	codeSerialization   = "40001"
 	codeDeadlock        = "40P01"
+	codeQueryCanceled   = "57014" // statement_timeout, or a cancel from the server side
 )
 
 // mapErr gives a driver error its domain meaning, keeping the driver's
@@ -52,7 +54,7 @@ func mapErr(err error) error {
 			return fmt.Errorf("%w: %w", lethe.ErrStorageFull, err)
 		case strings.HasPrefix(pe.Code, "08"), strings.HasPrefix(pe.Code, "57P"),
 			pe.Code == codeTooManyConns, pe.Code == codeOutOfMemory,
-			pe.Code == codeSerialization, pe.Code == codeDeadlock:
+			pe.Code == codeSerialization, pe.Code == codeDeadlock, pe.Code == codeQueryCanceled:
 			return fmt.Errorf("%w: %w", lethe.ErrUnavailable, err)
 		}
 		return err
@@ -63,7 +65,7 @@ func mapErr(err error) error {
 	var ce *pgconn.ConnectError
 	var ne net.Error
 	if errors.As(err, &ce) || errors.As(err, &ne) || errors.Is(err, io.EOF) ||
-		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) {
+		errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) || errors.Is(err, puddle.ErrClosedPool) {
 		return fmt.Errorf("%w: %w", lethe.ErrUnavailable, err)
 	}
 	return err

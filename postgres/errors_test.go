@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/puddle/v2"
 	"github.com/lethe-privacy/lethe"
 )
 
@@ -25,6 +26,8 @@ func TestMapErr_GivesDriverErrorsTheirDomainMeaning(t *testing.T) {
 		{"connection failure", pg("08006"), lethe.ErrUnavailable},
 		{"too many connections", pg("53300"), lethe.ErrUnavailable},
 		{"deadlock", pg("40P01"), lethe.ErrUnavailable},
+		{"statement timeout", pg("57014"), lethe.ErrUnavailable},
+		{"closed pool", fmt.Errorf("acquire: %w", puddle.ErrClosedPool), lethe.ErrUnavailable},
 		{"broken connection", fmt.Errorf("read: %w", io.ErrUnexpectedEOF), lethe.ErrUnavailable},
 		{"syntax error", pg("42601"), nil},
 		{"foreign key", pg("23503"), nil},

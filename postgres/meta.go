@@ -41,18 +41,20 @@ func (s *Store) SetMeta(ctx context.Context, key string, value []byte) error {
 	return nil
 }
 
-// InitMeta sets a value unless set and returns what is stored: the insert
-// and the read are one statement, so concurrent callers agree.
+// InitMeta sets a value unless set and returns what is stored. The insert
+// and the read are separate statements: under READ COMMITTED the read gets
+// a snapshot taken after a concurrent inserter committed (one statement
+// would keep a snapshot from before it and find nothing).
 func (s *Store) InitMeta(ctx context.Context, key string, value []byte) ([]byte, error) {
 	db, err := s.db()
 	if err != nil {
 		return nil, err
 	}
+	if _, err := db.Exec(ctx, `INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING`, key, value); err != nil {
+		return nil, fmt.Errorf("init meta %s: %w", key, mapErr(err))
+	}
 	var stored []byte
-	err = db.QueryRow(ctx, `WITH ins AS (
-			INSERT INTO meta (key, value) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING RETURNING value)
-		SELECT value FROM ins UNION ALL SELECT value FROM meta WHERE key = $1 LIMIT 1`, key, value).Scan(&stored)
-	if err != nil {
+	if err := db.QueryRow(ctx, `SELECT value FROM meta WHERE key = $1`, key).Scan(&stored); err != nil {
 		return nil, fmt.Errorf("init meta %s: %w", key, mapErr(err))
 	}
 	return stored, nil
