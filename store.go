@@ -120,6 +120,14 @@ type Batch struct {
 	Audit   []*AuditEntry
 	// Lease, when set, fences the batch (see Store.ApplyBatch).
 	Lease *Lease
+	// Unchanged, when set, guards the batch against writers that were
+	// faster: it holds each record's UpdatedAt as its author read it, and
+	// the store applies the batch only if every one of them is still
+	// stored with that UpdatedAt; otherwise nothing is written and the
+	// error is ErrConflict (the author reads again and decides anew). A
+	// sweep decided on what it read; a legal hold or a new plan written a
+	// moment later must win.
+	Unchanged map[RecordRef]time.Time
 }
 
 // Lease is a named, time-limited right to one kind of background work.

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sort"
 	"time"
@@ -33,8 +34,11 @@ type SweepResult struct {
 // batch, so it only runs out when an instance dies or stalls, and then
 // its stale batch is fenced off (lethe.ErrLeaseLost).
 const (
-	sweepLease    = "sweep"
-	sweepLeaseTTL = 30 * time.Second
+	// maxSweepConflicts is how many batches in a row may lose to
+	// concurrent writers before a sweep gives up (the next one goes on).
+	maxSweepConflicts = 5
+	sweepLease        = "sweep"
+	sweepLeaseTTL     = 30 * time.Second
 )
 
 // SweepCount is what a sweep did to one collection of one tenant.
@@ -85,6 +89,7 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 		}
 	}()
 	counts := map[SweepCount]int64{}
+	conflicts := 0
 	for first := true; ; first = false {
 		if !first {
 			if ok, err := renew(); err != nil {
@@ -101,9 +106,16 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 			break
 		}
 		done, err := e.sweepBatch(ctx, recs, now, lease, counts)
+		if errors.Is(err, lethe.ErrConflict) && conflicts < maxSweepConflicts {
+			// A writer changed a record of the batch after it was read:
+			// nothing was applied; read the due records again.
+			conflicts++
+			continue
+		}
 		if err != nil {
 			return res, err
 		}
+		conflicts = 0
 		res.Batches++
 		res.Deleted += done.Deleted
 		res.Anonymized += done.Anonymized
@@ -163,7 +175,7 @@ func (e *Engine) takeFromGone(ctx context.Context, l *lethe.Lease) (bool, error)
 // sweepBatch acts on one batch of due records in one transaction.
 func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.Time, lease *lethe.Lease, total map[SweepCount]int64) (*SweepResult, error) {
 	res := &SweepResult{}
-	batch := &lethe.Batch{Lease: lease}
+	batch := &lethe.Batch{Lease: lease, Unchanged: make(map[lethe.RecordRef]time.Time)}
 	var moved []lethe.PlanUpdate
 	perTenant := map[string]map[SweepCount]int64{}
 	for _, r := range recs {
@@ -193,6 +205,7 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 			moved = append(moved, lethe.PlanUpdate{Ref: r.Ref(), UpdatedAt: r.UpdatedAt, Plan: p})
 			continue
 		}
+		batch.Unchanged[r.Ref()] = r.UpdatedAt // before anonymize moves it
 		switch p.Action {
 		case lethe.ActionDelete:
 			batch.Deletes = append(batch.Deletes, r.Ref())
@@ -211,7 +224,6 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 			perTenant[r.Tenant] = map[SweepCount]int64{}
 		}
 		perTenant[r.Tenant][k]++
-		total[k]++
 	}
 	if len(moved) > 0 {
 		// Only rows that changed count as progress: a guarded update that
@@ -246,6 +258,13 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 	}
 	if err := e.store.ApplyBatch(ctx, batch); err != nil {
 		return nil, fmt.Errorf("sweep: apply batch: %w", err)
+	}
+	// Counted only once applied: a batch that lost to a writer counts
+	// nothing.
+	for _, m := range perTenant {
+		for k, n := range m {
+			total[k] += n
+		}
 	}
 	return res, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -696,5 +697,90 @@ func TestSweep_OneInstanceAtATime(t *testing.T) {
 	// The sweep handed the lease back in turn: the first engine may sweep.
 	if res, err := e.eng.Sweep(e.ctx); err != nil || res.Busy {
 		t.Fatalf("sweep after the other finished: busy %v, err %v", res.Busy, err)
+	}
+}
+
+// racingStore is a real store with a writer that strikes between the
+// sweeper's read of due records and its batch: once, it rewrites the
+// first due record (as a client's PATCH would).
+type racingStore struct {
+	lethe.Store
+	strike    atomic.Bool
+	conflicts atomic.Int32
+	now       func() time.Time
+}
+
+func (s *racingStore) DueRecords(ctx context.Context, now time.Time, limit int) ([]*lethe.Record, error) {
+	recs, err := s.Store.DueRecords(ctx, now, limit)
+	if err == nil && len(recs) > 0 && s.strike.CompareAndSwap(true, false) {
+		r, err := s.Store.Record(ctx, recs[0].Ref())
+		if err != nil {
+			return nil, err
+		}
+		r.UpdatedAt = s.now().Add(time.Millisecond)
+		if err := s.Store.UpdateRecord(ctx, r); err != nil {
+			return nil, err
+		}
+	}
+	return recs, err
+}
+
+func (s *racingStore) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
+	err := s.Store.ApplyBatch(ctx, b)
+	if errors.Is(err, lethe.ErrConflict) {
+		s.conflicts.Add(1)
+	}
+	return err
+}
+
+// TestSweep_AWriteBetweenReadAndBatchWins: a record written after the
+// sweeper read it is not acted on from the stale copy: the batch is
+// refused whole, the sweep reads again, and every due record is deleted
+// exactly once, with audit counts that match.
+func TestSweep_AWriteBetweenReadAndBatchWins(t *testing.T) {
+	e := newTestEnv(t, 0)
+	e.tenant("t1", "chatbot")
+	e.enableAll("t1")
+	const n = 30
+	for i := range n {
+		e.put("t1", "variables", engine.NewRecord{ID: fmt.Sprintf("v%02d", i), CreatedAt: testStart, Fields: map[string]any{"email": fmt.Sprintf("p%d@example.com", i)}})
+	}
+	racing := &racingStore{Store: e.store, now: e.clock.Now}
+	racing.strike.Store(true)
+	eng, err := engine.New(e.ctx, engine.Config{Store: racing, KEK: e.kek, Now: e.clock.Now, SweepBatch: 10})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	e.clock.Set(testStart.Add(365 * 24 * time.Hour))
+	res, err := eng.Sweep(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if racing.conflicts.Load() != 1 {
+		t.Fatalf("%d batches refused, want the 1 that raced a writer", racing.conflicts.Load())
+	}
+	if res.Deleted != n {
+		t.Fatalf("sweep deleted %d, want %d", res.Deleted, n)
+	}
+	entries, err := e.store.AuditEntries(e.ctx, lethe.AuditQuery{Tenant: "t1", Log: lethe.LogSecurity, Event: "sweep.batch"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var audited int64
+	for _, en := range entries {
+		var d struct {
+			Counts map[string]map[string]int64 `json:"counts"`
+		}
+		if err := json.Unmarshal(en.Data, &d); err != nil {
+			t.Fatal(err)
+		}
+		audited += d.Counts["delete"]["variables"]
+	}
+	if audited != n {
+		t.Fatalf("sweep.batch entries count %d deletions, want %d", audited, n)
+	}
+	if got := e.rows("t1", "variables"); len(got) != 0 {
+		t.Fatalf("%d records left", len(got))
 	}
 }

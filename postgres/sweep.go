@@ -43,6 +43,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 		if err := checkLease(ctx, tx, b.Lease); err != nil {
 			return err
 		}
+		if err := checkUnchanged(ctx, tx, b.Unchanged); err != nil {
+			return err
+		}
 		if _, err := deleteRecords(ctx, tx, b.Deletes); err != nil {
 			return err
 		}
@@ -53,6 +56,40 @@ func (s *Store) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 	})
 	if err != nil {
 		return fmt.Errorf("apply batch: %w", err)
+	}
+	return nil
+}
+
+// checkUnchanged fails with lethe.ErrConflict unless every record is still
+// stored with the UpdatedAt its reader saw (see lethe.Batch.Unchanged). The
+// matching rows are locked FOR UPDATE, so no writer can change them
+// between this check and the batch's own writes.
+func checkUnchanged(ctx context.Context, tx pgx.Tx, want map[lethe.RecordRef]time.Time) error {
+	if len(want) == 0 {
+		return nil
+	}
+	n := len(want)
+	tenants, colls, ids, updated := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n), make([]time.Time, 0, n)
+	for ref, at := range want {
+		tenants, colls, ids = append(tenants, ref.Tenant), append(colls, ref.Collection), append(ids, ref.ID)
+		updated = append(updated, ms(at))
+	}
+	rows, err := tx.Query(ctx, `SELECT r.rid FROM records r
+		JOIN unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[]) AS u(tenant, collection, id, updated_at)
+			ON r.tenant = u.tenant AND r.collection = u.collection AND r.id = u.id AND r.updated_at = u.updated_at
+		ORDER BY r.rid FOR UPDATE OF r`, tenants, colls, ids, updated)
+	if err != nil {
+		return mapErr(err)
+	}
+	found := 0
+	for rows.Next() {
+		found++
+	}
+	if err := rows.Err(); err != nil {
+		return mapErr(err)
+	}
+	if found != n {
+		return fmt.Errorf("%w: %d of %d records were written or deleted since they were read", lethe.ErrConflict, n-found, n)
 	}
 	return nil
 }

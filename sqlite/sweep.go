@@ -3,6 +3,7 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"regexp"
 	"time"
@@ -45,6 +46,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 		p := newStmts(ctx, tx)
 		defer p.close()
 		if err := checkLease(p, b.Lease); err != nil {
+			return err
+		}
+		if err := checkUnchanged(p, b.Unchanged); err != nil {
 			return err
 		}
 		for _, ref := range b.Deletes {
@@ -180,4 +184,25 @@ func statValue(jsonType string, v any) any {
 		return v
 	}
 	return v
+}
+
+// checkUnchanged fails with lethe.ErrConflict unless every record is still
+// stored with the UpdatedAt its reader saw (see lethe.Batch.Unchanged).
+// Inside the write transaction nothing can change in between.
+func checkUnchanged(p *stmts, want map[lethe.RecordRef]time.Time) error {
+	for ref, at := range want {
+		var stored int64
+		err := p.scanRow("SELECT updated_at FROM records WHERE tenant = ? AND collection = ? AND id = ?",
+			[]any{ref.Tenant, ref.Collection, ref.ID}, &stored)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("%w: %s/%s was deleted since it was read", lethe.ErrConflict, ref.Collection, ref.ID)
+		}
+		if err != nil {
+			return err
+		}
+		if stored != millis(at) {
+			return fmt.Errorf("%w: %s/%s was written since it was read", lethe.ErrConflict, ref.Collection, ref.ID)
+		}
+	}
+	return nil
 }

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) lethe.Store) {
 		{"AuditLog", auditLogTests},
 		{"Requests", requestTests},
 		{"Leases", leaseTests},
+		{"Guards", guardTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
