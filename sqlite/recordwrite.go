@@ -4,6 +4,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -140,9 +141,23 @@ func (s *Store) updateRecord(p *stmts, r *lethe.Record) (bool, error) {
 // deleteRecord removes a record and, in the same transaction, its
 // subjects. It reports whether the record existed.
 func deleteRecord(p *stmts, ref lethe.RecordRef) (bool, error) {
+	return deleteRecordWhere(p, ref, "", nil)
+}
+
+// deleteRecordIf deletes a record only while it is stored with updatedAt
+// (see lethe.Batch.Unchanged); false when it is absent or was written since.
+func deleteRecordIf(p *stmts, ref lethe.RecordRef, updatedAt time.Time) (bool, error) {
+	return deleteRecordWhere(p, ref, " AND updated_at = ?", millis(updatedAt))
+}
+
+func deleteRecordWhere(p *stmts, ref lethe.RecordRef, cond string, arg any) (bool, error) {
+	args := []any{ref.Tenant, ref.Collection, ref.ID}
+	if cond != "" {
+		args = append(args, arg)
+	}
 	var rid int64
-	err := p.scanRow("DELETE FROM records WHERE tenant = ? AND collection = ? AND id = ? RETURNING rid",
-		[]any{ref.Tenant, ref.Collection, ref.ID}, &rid)
+	err := p.scanRow("DELETE FROM records WHERE tenant = ? AND collection = ? AND id = ?"+cond+" RETURNING rid",
+		args, &rid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"maps"
 	"fmt"
 	"regexp"
 	"time"
@@ -48,13 +49,31 @@ func (s *Store) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 		if err := checkLease(p, b.Lease); err != nil {
 			return err
 		}
-		if err := checkUnchanged(p, b.Unchanged); err != nil {
-			return err
-		}
+		// Guarded deletes check in the DELETE itself; only the guarded
+		// records that are not deleted need a read.
+		rest := b.Unchanged
 		for _, ref := range b.Deletes {
-			if _, err := deleteRecord(p, ref); err != nil {
+			at, guarded := b.Unchanged[ref]
+			if !guarded {
+				if _, err := deleteRecord(p, ref); err != nil {
+					return err
+				}
+				continue
+			}
+			deleted, err := deleteRecordIf(p, ref, at)
+			if err != nil {
 				return err
 			}
+			if !deleted {
+				return fmt.Errorf("%w: %s/%s was written or deleted since it was read", lethe.ErrConflict, ref.Collection, ref.ID)
+			}
+			if len(rest) == len(b.Unchanged) {
+				rest = maps.Clone(b.Unchanged)
+			}
+			delete(rest, ref)
+		}
+		if err := checkUnchanged(p, rest); err != nil {
+			return err
 		}
 		for _, r := range b.Updates {
 			if _, err := s.updateRecord(p, r); err != nil {
