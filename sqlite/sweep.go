@@ -4,8 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"errors"
-	"maps"
 	"fmt"
+	"maps"
 	"regexp"
 	"time"
 
