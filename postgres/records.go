@@ -56,7 +56,7 @@ func scanRecord(row pgx.CollectableRow, subjects bool) (*lethe.Record, error) {
 	}
 	r.CreatedAt, r.UpdatedAt = r.CreatedAt.UTC(), r.UpdatedAt.UTC()
 	r.State = lethe.State(state)
-	if r.Plain, err = decodePlain(plain); err != nil {
+	if r.Plain, err = lethe.DecodePlain(plain); err != nil {
 		return nil, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
 	}
 	if r.Sealed, err = lethe.DecodeSealed(sealed); err != nil {

@@ -80,7 +80,7 @@ func BenchmarkRawInsert1000(b *testing.B) {
 	batches := make([][]row, b.N)
 	for i := range batches {
 		for _, r := range benchBatch(i, n) {
-			plain, _ := encodePlain(r.Plain)
+			plain, _ := lethe.EncodePlain(r.Plain)
 			batches[i] = append(batches[i], row{r, plain, lethe.EncodeSealed(r.Sealed)})
 		}
 	}

@@ -37,7 +37,7 @@ func scanRecord(sc rowScanner) (int64, *lethe.Record, error) {
 	r.CreatedAt = fromMillis(created)
 	r.UpdatedAt = fromMillis(updated)
 	r.State = lethe.State(state)
-	if r.Plain, err = decodePlain(plain); err != nil {
+	if r.Plain, err = lethe.DecodePlain([]byte(plain)); err != nil {
 		return 0, nil, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
 	}
 	if r.Sealed, err = lethe.DecodeSealed(sealed); err != nil {

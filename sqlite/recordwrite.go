@@ -23,7 +23,7 @@ func (s *Store) toRow(r *lethe.Record) (recordRow, error) {
 	if r == nil || r.Tenant == "" || r.Collection == "" || r.ID == "" {
 		return recordRow{}, fmt.Errorf("%w: record needs tenant, collection and id", lethe.ErrInvalid)
 	}
-	plain, err := encodePlain(r.Plain)
+	plain, err := lethe.EncodePlain(r.Plain)
 	if err != nil {
 		return recordRow{}, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
 	}
