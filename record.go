@@ -1,6 +1,9 @@
 package lethe
 
-import "time"
+import (
+	"fmt"
+	"time"
+)
 
 // State is where a record stands in its life.
 type State string
@@ -122,4 +125,18 @@ func (s *Settings) Clone() *Settings {
 	}
 	c.DropMetadata = append([]string(nil), s.DropMetadata...)
 	return &c
+}
+
+// Storable checks what every store requires before it writes a record:
+// tenant, collection and id, and a kind and hash for every subject.
+func (r *Record) Storable() error {
+	if r == nil || r.Tenant == "" || r.Collection == "" || r.ID == "" {
+		return fmt.Errorf("%w: record needs tenant, collection and id", ErrInvalid)
+	}
+	for _, sub := range r.Subjects {
+		if sub.Kind == "" || len(sub.Hash) == 0 {
+			return fmt.Errorf("record %s/%s: %w: subject needs kind and hash", r.Collection, r.ID, ErrInvalid)
+		}
+	}
+	return nil
 }

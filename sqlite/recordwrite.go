@@ -20,17 +20,12 @@ type recordRow struct {
 
 // toRow encodes a record for storage. A zero CreatedAt or UpdatedAt is set from the store's clock.
 func (s *Store) toRow(r *lethe.Record) (recordRow, error) {
-	if r == nil || r.Tenant == "" || r.Collection == "" || r.ID == "" {
-		return recordRow{}, fmt.Errorf("%w: record needs tenant, collection and id", lethe.ErrInvalid)
+	if err := r.Storable(); err != nil {
+		return recordRow{}, err
 	}
 	plain, err := lethe.EncodePlain(r.Plain)
 	if err != nil {
 		return recordRow{}, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
-	}
-	for _, sub := range r.Subjects {
-		if sub.Kind == "" || len(sub.Hash) == 0 {
-			return recordRow{}, fmt.Errorf("record %s/%s: %w: subject needs kind and hash", r.Collection, r.ID, lethe.ErrInvalid)
-		}
 	}
 	created := s.orNow(r.CreatedAt)
 	updated := r.UpdatedAt
