@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -27,6 +28,21 @@ type Appender struct {
 	closed bool
 	calls  chan *call
 	done   chan struct{}
+
+	commits atomic.Int64 // transactions run, retries included
+	entries atomic.Int64 // entries committed
+}
+
+// Stats counts an appender's work: how well it batches is Entries /
+// Commits.
+type Stats struct {
+	Commits int64 // transactions, including failed ones and retries
+	Entries int64 // entries committed
+}
+
+// Stats returns the counts so far.
+func (a *Appender) Stats() Stats {
+	return Stats{Commits: a.commits.Load(), Entries: a.entries.Load()}
 }
 
 type call struct {
@@ -114,7 +130,7 @@ func (a *Appender) run(batch []*call, n int) {
 	}
 	// The commit outlives any one caller's context: the other callers in
 	// the batch are waiting for it.
-	err := a.commit(context.Background(), all)
+	err := a.commitCounted(all)
 	if err == nil || len(batch) == 1 {
 		for _, c := range batch {
 			c.err <- err
@@ -122,8 +138,17 @@ func (a *Appender) run(batch []*call, n int) {
 		return
 	}
 	for _, c := range batch {
-		c.err <- a.commit(context.Background(), c.entries)
+		c.err <- a.commitCounted(c.entries)
 	}
+}
+
+func (a *Appender) commitCounted(entries []*lethe.AuditEntry) error {
+	a.commits.Add(1)
+	err := a.commit(context.Background(), entries)
+	if err == nil {
+		a.entries.Add(int64(len(entries)))
+	}
+	return err
 }
 
 // Close stops accepting entries, commits those already waiting, and

@@ -77,6 +77,13 @@ func (s *auditedStore) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBa
 	return nil
 }
 
+// AuditStats returns the work of the audit appenders so far: the
+// durable one (erasures, settings, keys) and the lazy one (reads,
+// authentication passes).
+func (e *Engine) AuditStats() (durable, lazy audit.Stats) {
+	return e.aud.app.Stats(), e.aud.lazy.Stats()
+}
+
 // commitAudit is the appender's commit: one transaction for the entries
 // and their chains' signed heads. Keys are resolved first, since signing
 // happens inside the store's transaction and must not call the store.

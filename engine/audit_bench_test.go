@@ -28,6 +28,7 @@ func audBenchGet(b *testing.B, cfg engine.Config) {
 	}
 	ctx := engine.WithCaller(e.ctx, engine.Caller{Actor: "key:bench", IP: "192.0.2.1"})
 	var next atomic.Int64
+	_, before := e.eng.AuditStats()
 	b.SetParallelism(64)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
@@ -38,6 +39,10 @@ func audBenchGet(b *testing.B, cfg engine.Config) {
 			}
 		}
 	})
+	b.StopTimer()
+	if _, after := e.eng.AuditStats(); after.Commits > before.Commits {
+		b.ReportMetric(float64(after.Entries-before.Entries)/float64(after.Commits-before.Commits), "entries/commit")
+	}
 }
 
 func BenchmarkGetAuditOn(b *testing.B)  { audBenchGet(b, engine.Config{}) }

@@ -21,7 +21,7 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*lethe.AuditEntry) er
 		return nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		return s.appendAudit(p, entries)
 	})
@@ -30,6 +30,18 @@ func (s *Store) AppendAudit(ctx context.Context, entries []*lethe.AuditEntry) er
 	}
 	return nil
 }
+
+// The statements of an audit append, prepared once (see prepared).
+const (
+	qAuditHead   = "SELECT seq, hash FROM audit WHERE tenant = ? AND log = ? ORDER BY seq DESC LIMIT 1"
+	qAuditInsert = `INSERT INTO audit (tenant, log, seq, time, actor, event, data, prev, hash)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	// A head never moves back: a late signer of an older head (after an
+	// ApplyBatch) must not replace a newer one.
+	qAuditHeadPut = `INSERT INTO audit_heads (tenant, log, seq, hash, time, mac) VALUES (?, ?, ?, ?, ?, ?)
+		ON CONFLICT (tenant, log) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, time = excluded.time, mac = excluded.mac
+		WHERE excluded.seq > audit_heads.seq`
+)
 
 // chainKey names one chain.
 type chainKey struct {
@@ -55,8 +67,7 @@ func (s *Store) appendAudit(p *stmts, entries []*lethe.AuditEntry) error {
 		k := chainKey{e.Tenant, e.Log}
 		head, ok := heads[k]
 		if !ok {
-			err := p.scanRow("SELECT seq, hash FROM audit WHERE tenant = ? AND log = ? ORDER BY seq DESC LIMIT 1",
-				[]any{e.Tenant, string(e.Log)}, &head.seq, &head.hash)
+			err := p.scanRow(qAuditHead, []any{e.Tenant, string(e.Log)}, &head.seq, &head.hash)
 			if err != nil && !errors.Is(err, sql.ErrNoRows) {
 				return fmt.Errorf("audit %s/%s: %w", e.Tenant, e.Log, mapErr(err))
 			}
@@ -69,9 +80,7 @@ func (s *Store) appendAudit(p *stmts, entries []*lethe.AuditEntry) error {
 		if e.Data != nil {
 			data = sql.NullString{String: string(e.Data), Valid: true}
 		}
-		_, err := p.exec(`INSERT INTO audit (tenant, log, seq, time, actor, event, data, prev, hash)
-			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			e.Tenant, string(e.Log), e.Seq, millis(e.Time), e.Actor, e.Event, data, e.Prev, e.Hash)
+		_, err := p.exec(qAuditInsert, e.Tenant, string(e.Log), e.Seq, millis(e.Time), e.Actor, e.Event, data, e.Prev, e.Hash)
 		if err != nil {
 			return fmt.Errorf("audit %s/%s #%d: %w", e.Tenant, e.Log, e.Seq, mapErr(err))
 		}

@@ -28,7 +28,7 @@ func (s *Store) appendAuditSigned(ctx context.Context, entries []*lethe.AuditEnt
 		return nil
 	}
 	err := write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		if err := s.appendAudit(p, entries); err != nil {
 			return err
@@ -68,11 +68,7 @@ func putCheckpoint(p *stmts, table string, cp *lethe.Checkpoint) error {
 	}
 	q := "INSERT OR REPLACE INTO audit_checkpoints (tenant, log, seq, hash, time, mac) VALUES (?, ?, ?, ?, ?, ?)"
 	if table == "audit_heads" {
-		// A head never moves back: a late signer of an older head (after
-		// an ApplyBatch) must not replace a newer one.
-		q = `INSERT INTO audit_heads (tenant, log, seq, hash, time, mac) VALUES (?, ?, ?, ?, ?, ?)
-			ON CONFLICT (tenant, log) DO UPDATE SET seq = excluded.seq, hash = excluded.hash, time = excluded.time, mac = excluded.mac
-			WHERE excluded.seq > audit_heads.seq`
+		q = qAuditHeadPut
 	}
 	_, err := p.exec(q, cp.Tenant, string(cp.Log), cp.Seq, cp.Hash, millis(cp.Time), cp.MAC)
 	if err != nil {
@@ -85,7 +81,7 @@ func putCheckpoint(p *stmts, table string, cp *lethe.Checkpoint) error {
 // newer.
 func (s *Store) SetAuditHead(ctx context.Context, head *lethe.Checkpoint) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		return putCheckpoint(p, "audit_heads", head)
 	})
@@ -94,7 +90,7 @@ func (s *Store) SetAuditHead(ctx context.Context, head *lethe.Checkpoint) error 
 // PutCheckpoint stores a periodic checkpoint (replacing an identical one).
 func (s *Store) PutCheckpoint(ctx context.Context, cp *lethe.Checkpoint) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		return putCheckpoint(p, "audit_checkpoints", cp)
 	})
@@ -175,7 +171,7 @@ func (s *Store) AuditChains(ctx context.Context) ([]lethe.AuditChain, error) {
 func (s *Store) ExpireAudit(ctx context.Context, tenant string, log lethe.Log, before time.Time) (int64, error) {
 	var removed int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		var last, young sql.NullInt64
 		args := []any{tenant, string(log)}

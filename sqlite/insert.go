@@ -108,7 +108,7 @@ func (s *Store) commitGroup(group []*insertCall) {
 		answerAll(group, fmt.Errorf("insert records: %w", mapErr(err)))
 		return
 	}
-	p := newStmts(ctx, tx)
+	p := newStmts(ctx, tx, s.whot)
 	committed := 0
 	for i, c := range group {
 		if err := c.ctx.Err(); err != nil {

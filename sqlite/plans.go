@@ -20,7 +20,7 @@ func (s *Store) UpdatePlans(ctx context.Context, updates []lethe.PlanUpdate) (in
 	changed := 0
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		changed = 0
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		for _, u := range updates {
 			action, rule, due := planCols(u.Plan)

@@ -15,6 +15,12 @@ import (
 const recordCols = `rid, tenant, collection, id, origin, created_at, updated_at, state, plain, sealed,
 	plan_action, plan_rule, due_at`
 
+// The statements of a single record's read, prepared once (see prepared).
+const (
+	qRecord         = "SELECT " + recordCols + " FROM records WHERE tenant = ? AND collection = ? AND id = ?"
+	qRecordSubjects = "SELECT rec, kind, field, hash, uniq FROM subjects WHERE rec = ? ORDER BY rowid"
+)
+
 // rowScanner is *sql.Row or *sql.Rows.
 type rowScanner interface{ Scan(dest ...any) error }
 
@@ -69,9 +75,13 @@ func (s *Store) read(ctx context.Context, fn func(tx *sql.Tx) error) error {
 func (s *Store) Record(ctx context.Context, ref lethe.RecordRef) (*lethe.Record, error) {
 	var r *lethe.Record
 	err := s.read(ctx, func(tx *sql.Tx) error {
-		rid, rec, err := scanRecord(tx.QueryRowContext(ctx,
-			"SELECT "+recordCols+" FROM records WHERE tenant = ? AND collection = ? AND id = ?",
-			ref.Tenant, ref.Collection, ref.ID))
+		p := newStmts(ctx, tx, s.rhot)
+		defer p.close()
+		st, err := p.prepare(qRecord)
+		if err != nil {
+			return err
+		}
+		rid, rec, err := scanRecord(st.QueryRowContext(ctx, ref.Tenant, ref.Collection, ref.ID))
 		if errors.Is(err, sql.ErrNoRows) {
 			return lethe.ErrNotFound
 		}
@@ -79,7 +89,12 @@ func (s *Store) Record(ctx context.Context, ref lethe.RecordRef) (*lethe.Record,
 			return err
 		}
 		r = rec
-		return fillSubjects(ctx, tx, map[int64]*lethe.Record{rid: rec})
+		st, err = p.prepare(qRecordSubjects)
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, rid)
+		return scanSubjects(rows, err, map[int64]*lethe.Record{rid: rec})
 	})
 	if err != nil {
 		return nil, fmt.Errorf("record %s/%s: %w", ref.Collection, ref.ID, err)
@@ -108,28 +123,32 @@ func fillSubjects(ctx context.Context, tx *sql.Tx, recs map[int64]*lethe.Record)
 		rows, err := tx.QueryContext(ctx,
 			"SELECT rec, kind, field, hash, uniq FROM subjects WHERE rec IN ("+placeholders(len(chunk))+") ORDER BY rowid",
 			args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var (
-				rid int64
-				sub lethe.Subject
-			)
-			if err := rows.Scan(&rid, &sub.Kind, &sub.Field, &sub.Hash, &sub.Unique); err != nil {
-				rows.Close()
-				return err
-			}
-			if r := recs[rid]; r != nil {
-				r.Subjects = append(r.Subjects, sub)
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
+		if err := scanSubjects(rows, err, recs); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// scanSubjects appends each row of subjects to its record in recs.
+func scanSubjects(rows *sql.Rows, err error, recs map[int64]*lethe.Record) error {
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var (
+			rid int64
+			sub lethe.Subject
+		)
+		if err := rows.Scan(&rid, &sub.Kind, &sub.Field, &sub.Hash, &sub.Unique); err != nil {
+			return err
+		}
+		if r := recs[rid]; r != nil {
+			r.Subjects = append(r.Subjects, sub)
+		}
+	}
+	return rows.Err()
 }
 
 func placeholders(n int) string {
@@ -144,7 +163,7 @@ func (s *Store) UpdateRecord(ctx context.Context, r *lethe.Record) error {
 		return fmt.Errorf("update record: %w: nil record", lethe.ErrInvalid)
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		found, err := s.updateRecord(p, r)
 		if err != nil {
@@ -165,7 +184,7 @@ func (s *Store) UpdateRecord(ctx context.Context, r *lethe.Record) error {
 // absent.
 func (s *Store) DeleteRecord(ctx context.Context, ref lethe.RecordRef) error {
 	return s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		found, err := deleteRecord(p, ref)
 		if err != nil {

@@ -154,7 +154,7 @@ func (s *Store) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBatch) er
 	}
 	j := b.Job
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		res, err := p.exec(`UPDATE requests SET state = ?, phase = ?, cursor_collection = ?, cursor_id = ?, total = ?,
 				processed = ?, result = ?, receipt = ?, error = ?, export_chunks = ?, export_expires_at = ?,

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -96,6 +97,7 @@ func TestQueries_UseTheirIndexes(t *testing.T) {
 		{"overdue", "SELECT count(*), min(due_at) FROM records WHERE due_at IS NOT NULL AND due_at <= ?", "records_due", []any{1}},
 		{"subject lookup", "SELECT rec FROM subjects WHERE tenant = ? AND hash IN (?, ?)", "subjects_hash", []any{"a", []byte("x"), []byte("y")}},
 		{"subjects of a record", "DELETE FROM subjects WHERE rec = ?", "subjects_rec", []any{1}},
+		{"subjects of a record read", qRecordSubjects, "subjects_rec", []any{1}},
 	}
 	for _, c := range cases {
 		rows, err := s.reader.QueryContext(ctx, "EXPLAIN QUERY PLAN "+c.query, c.args...)
@@ -115,6 +117,47 @@ func TestQueries_UseTheirIndexes(t *testing.T) {
 		if p := strings.Join(plan, "; "); !strings.Contains(p, "USING INDEX "+c.index) && !strings.Contains(p, "USING COVERING INDEX "+c.index) {
 			t.Errorf("%s: plan %q does not use index %s", c.name, p, c.index)
 		}
+	}
+}
+
+// TestPrepared_SurviveAReplacedConnection checks that the statements
+// prepared once in Open keep working when the pool replaces a connection
+// (writeLazy discards the writer when it cannot restore synchronous=FULL):
+// the transaction prepares them again on the new connection.
+func TestPrepared_SurviveAReplacedConnection(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	if err := s.InsertRecords(ctx, []*lethe.Record{rec("t1", "orders", "a")}); err != nil {
+		t.Fatal(err)
+	}
+	sign := func(cp *lethe.Checkpoint) error { cp.MAC = []byte("mac"); return nil }
+	for i := range 3 {
+		for _, db := range []*sql.DB{s.writer, s.reader} {
+			conn, err := db.Conn(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+			conn.Close()
+		}
+		e := &lethe.AuditEntry{Tenant: "t1", Log: lethe.LogManager, Actor: "a", Event: "record.read"}
+		if err := s.AppendAuditLazy(ctx, []*lethe.AuditEntry{e}, sign); err != nil {
+			t.Fatalf("append after replacement %d: %v", i, err)
+		}
+		if e.Seq != int64(i+1) {
+			t.Errorf("append after replacement %d: seq %d, want %d", i, e.Seq, i+1)
+		}
+		r, err := s.Record(ctx, lethe.RecordRef{Tenant: "t1", Collection: "orders", ID: "a"})
+		if err != nil {
+			t.Fatalf("read after replacement %d: %v", i, err)
+		}
+		if len(r.Subjects) != 1 {
+			t.Errorf("read after replacement %d: %d subjects, want 1", i, len(r.Subjects))
+		}
+	}
+	head, err := s.AuditHead(ctx, "t1", lethe.LogManager)
+	if err != nil || head.Seq != 3 {
+		t.Fatalf("head = %+v, %v; want seq 3", head, err)
 	}
 }
 

@@ -42,8 +42,10 @@ type Options struct {
 type Store struct {
 	path   string
 	now    func() time.Time
-	writer *sql.DB // one connection: every write goes through it
-	reader *sql.DB // read-only pool
+	writer *sql.DB   // one connection: every write goes through it
+	reader *sql.DB   // read-only pool
+	whot   *prepared // the writer's hot statements (see prepared)
+	rhot   *prepared // the readers'
 
 	// Group commit of InsertRecords (see insert.go).
 	mu      sync.RWMutex // guards closed against sends on inserts
@@ -110,11 +112,27 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
 	}
 
+	whot, err := prepare(ctx, writer, qAuditHead, qAuditInsert, qAuditHeadPut)
+	if err != nil {
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
+	}
+	rhot, err := prepare(ctx, reader, qRecord, qRecordSubjects)
+	if err != nil {
+		whot.close()
+		writer.Close()
+		reader.Close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
+	}
+
 	s := &Store{
 		path:    path,
 		now:     opts.Now,
 		writer:  writer,
 		reader:  reader,
+		whot:    whot,
+		rhot:    rhot,
 		inserts: make(chan *insertCall, 1024),
 		done:    make(chan struct{}),
 	}
@@ -197,9 +215,10 @@ func (s *Store) Close() error {
 	<-s.done
 
 	errCk := s.Checkpoint(context.Background())
+	errH := errors.Join(s.rhot.close(), s.whot.close())
 	errR := s.reader.Close()
 	errW := s.writer.Close()
-	return errors.Join(errCk, errR, errW)
+	return errors.Join(errCk, errH, errR, errW)
 }
 
 // millis stores a time as unix milliseconds.

@@ -44,7 +44,7 @@ func (s *Store) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 		return nil
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx)
+		p := newStmts(ctx, tx, s.whot)
 		defer p.close()
 		if err := checkLease(p, b.Lease); err != nil {
 			return err
