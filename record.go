@@ -140,3 +140,45 @@ func (r *Record) Storable() error {
 	}
 	return nil
 }
+
+// StoredRecord is a record as every store writes it: the plain fields
+// encoded (EncodePlain), the sealed ones packed (EncodeSealed), and the
+// state and times a caller may leave out filled in.
+type StoredRecord struct {
+	Origin           string
+	State            State
+	Plain            string
+	Sealed           []byte
+	Created, Updated time.Time
+}
+
+// Store checks that r can be stored (Storable) and encodes it. A zero
+// CreatedAt is taken from now, a zero UpdatedAt from CreatedAt, an empty
+// State is StateActive.
+func (r *Record) Store(now func() time.Time) (StoredRecord, error) {
+	if err := r.Storable(); err != nil {
+		return StoredRecord{}, err
+	}
+	plain, err := EncodePlain(r.Plain)
+	if err != nil {
+		return StoredRecord{}, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
+	}
+	st := StoredRecord{
+		Origin:  r.Origin,
+		State:   r.State,
+		Plain:   plain,
+		Sealed:  EncodeSealed(r.Sealed),
+		Created: r.CreatedAt,
+		Updated: r.UpdatedAt,
+	}
+	if st.Created.IsZero() {
+		st.Created = now()
+	}
+	if st.Updated.IsZero() {
+		st.Updated = st.Created
+	}
+	if st.State == "" {
+		st.State = StateActive
+	}
+	return st, nil
+}

@@ -26,31 +26,19 @@ type recordRow struct {
 	due                  *time.Time
 }
 
-// toRow encodes a record for storage. A zero CreatedAt is set from the
-// store's clock, a zero UpdatedAt from CreatedAt.
+// toRow encodes a record for storage (see lethe.Record.Store).
 func (s *Store) toRow(r *lethe.Record) (recordRow, error) {
-	if err := r.Storable(); err != nil {
+	st, err := r.Store(s.now)
+	if err != nil {
 		return recordRow{}, err
 	}
-	plain, err := lethe.EncodePlain(r.Plain)
-	if err != nil {
-		return recordRow{}, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
-	}
-	created := s.orNow(r.CreatedAt)
-	updated := r.UpdatedAt
-	if updated.IsZero() {
-		updated = created
-	}
 	row := recordRow{
-		origin:  r.Origin,
-		state:   string(r.State),
-		plain:   plain,
-		created: ms(created),
-		updated: ms(updated),
-		sealed:  lethe.EncodeSealed(r.Sealed),
-	}
-	if row.state == "" {
-		row.state = string(lethe.StateActive)
+		origin:  st.Origin,
+		state:   string(st.State),
+		plain:   st.Plain,
+		created: ms(st.Created),
+		updated: ms(st.Updated),
+		sealed:  st.Sealed,
 	}
 	row.action, row.rule, row.due = planCols(r.Plan)
 	return row, nil

@@ -18,30 +18,19 @@ type recordRow struct {
 	due                  sql.NullInt64
 }
 
-// toRow encodes a record for storage. A zero CreatedAt or UpdatedAt is set from the store's clock.
+// toRow encodes a record for storage (see lethe.Record.Store).
 func (s *Store) toRow(r *lethe.Record) (recordRow, error) {
-	if err := r.Storable(); err != nil {
+	st, err := r.Store(s.now)
+	if err != nil {
 		return recordRow{}, err
 	}
-	plain, err := lethe.EncodePlain(r.Plain)
-	if err != nil {
-		return recordRow{}, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
-	}
-	created := s.orNow(r.CreatedAt)
-	updated := r.UpdatedAt
-	if updated.IsZero() {
-		updated = created
-	}
 	row := recordRow{
-		origin:  r.Origin,
-		state:   string(r.State),
-		plain:   plain,
-		created: millis(created),
-		updated: millis(updated),
-		sealed:  lethe.EncodeSealed(r.Sealed),
-	}
-	if row.state == "" {
-		row.state = string(lethe.StateActive)
+		origin:  st.Origin,
+		state:   string(st.State),
+		plain:   st.Plain,
+		created: millis(st.Created),
+		updated: millis(st.Updated),
+		sealed:  st.Sealed,
 	}
 	row.action, row.rule, row.due = planCols(r.Plan)
 	return row, nil
