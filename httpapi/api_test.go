@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -287,6 +288,16 @@ func TestAPI_HealthAndMetrics(t *testing.T) {
 	for _, want := range []string{"lethe_http_requests_total", "lethe_sweep_lag_seconds", "lethe_overdue_records 1"} {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("metrics lack %q", want)
+		}
+	}
+	// The key's creation went through the durable appender, the
+	// authentication passes through the lazy one.
+	for _, mode := range []string{"durable", "lazy"} {
+		for _, name := range []string{"lethe_audit_commits_total", "lethe_audit_entries_total"} {
+			m := regexp.MustCompile(name + `\{mode="` + mode + `"\} (\d+)`).FindSubmatch(r.body)
+			if m == nil || string(m[1]) == "0" {
+				t.Errorf("metrics: %s{mode=%q} missing or zero: %q", name, mode, m)
+			}
 		}
 	}
 	r = ts.must(200, ts.do(adminToken, "POST", "/v1/sweeps", nil))

@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/lethe-privacy/lethe/audit"
 	"github.com/lethe-privacy/lethe/engine"
 )
 
@@ -47,6 +48,7 @@ func newMetrics(eng *engine.Engine) *Metrics {
 		}
 		return n, d
 	}
+	m.reg.MustRegister(auditCounters(eng)...)
 	m.reg.MustRegister(m.requests, m.latency, m.swept, m.sweeps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -57,6 +59,34 @@ func newMetrics(eng *engine.Engine) *Metrics {
 		}, func() float64 { n, _ := lag(); return float64(n) }),
 	)
 	return m
+}
+
+// auditCounters export the audit appenders' work, per appender: entries
+// per commit is how well concurrent entries share a transaction, the
+// first thing to look at when audited reads slow down.
+func auditCounters(eng *engine.Engine) []prometheus.Collector {
+	var cs []prometheus.Collector
+	for _, mode := range []string{"durable", "lazy"} {
+		stats := func() audit.Stats {
+			durable, lazy := eng.AuditStats()
+			if mode == "lazy" {
+				return lazy
+			}
+			return durable
+		}
+		labels := prometheus.Labels{"mode": mode}
+		cs = append(cs,
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "lethe_audit_commits_total", ConstLabels: labels,
+				Help: "Transactions the audit appenders ran, by mode (durable: flushed before answering; lazy: read and authentication entries, ADR 0007).",
+			}, func() float64 { return float64(stats().Commits) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "lethe_audit_entries_total", ConstLabels: labels,
+				Help: "Audit entries committed, by mode.",
+			}, func() float64 { return float64(stats().Entries) }),
+		)
+	}
+	return cs
 }
 
 func (m *Metrics) handler() http.Handler {
