@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -16,78 +17,122 @@ var ErrClosed = fmt.Errorf("audit appender: %w: closed", lethe.ErrUnavailable)
 // Commit writes a batch of entries durably, all or nothing.
 type Commit func(ctx context.Context, entries []*lethe.AuditEntry) error
 
-// Appender group-commits audit entries: callers wait until their entries
-// are durable, but entries of many concurrent callers share one
+// Batcher group-commits items: callers wait until their items are
+// committed, but the items of many concurrent callers share one
 // transaction and one fsync. Without it every audited read would cost a
 // transaction of its own and reads would queue behind the single writer.
-type Appender struct {
-	commit   Commit
+//
+// What an item is, and how a batch of them becomes audit entries, is the
+// commit function's business: an Appender's items are entries, the
+// engine's read log turns the reads of one caller in a batch into one
+// entry.
+type Batcher[T any] struct {
+	commit   func(context.Context, []T) error
+	check    func(T) error // nil: every item is accepted
 	maxBatch int
+	delay    time.Duration
+	siblings int
 
 	mu     sync.RWMutex // guards closed against sends on calls
 	closed bool
-	calls  chan *call
+	calls  chan *call[T]
 	done   chan struct{}
 
 	commits atomic.Int64 // transactions run, retries included
-	entries atomic.Int64 // entries committed
+	items   atomic.Int64 // items committed
 }
 
-// Stats counts an appender's work: how well it batches is Entries /
-// Commits.
+// Appender group-commits audit entries.
+type Appender = Batcher[*lethe.AuditEntry]
+
+// Stats counts a batcher's work: how well it batches is Items / Commits.
 type Stats struct {
 	Commits int64 // transactions, including failed ones and retries
-	Entries int64 // entries committed
+	Items   int64 // items committed (an Appender's: entries)
 }
 
 // Stats returns the counts so far.
-func (a *Appender) Stats() Stats {
-	return Stats{Commits: a.commits.Load(), Entries: a.entries.Load()}
+func (b *Batcher[T]) Stats() Stats {
+	return Stats{Commits: b.commits.Load(), Items: b.items.Load()}
 }
 
-type call struct {
-	entries []*lethe.AuditEntry
-	err     chan error
+type call[T any] struct {
+	items []T
+	err   chan error
 }
 
-// NewAppender starts an appender that commits at most maxBatch entries per
-// transaction (1000 when maxBatch <= 0). Close stops it.
-func NewAppender(commit Commit, maxBatch int) *Appender {
-	if maxBatch <= 0 {
-		maxBatch = 1000
+// BatchOptions shape a batcher's commits.
+type BatchOptions struct {
+	// MaxBatch is the most items one commit takes (1000 when <= 0).
+	MaxBatch int
+	// Delay and Siblings make a busy batcher wait for more items before
+	// it commits: once a batch holds Siblings calls, it keeps gathering
+	// for Delay (or until it is full). A lone caller, or a few, is
+	// committed at once and never waits; under load commits become fewer
+	// and fuller, as PostgreSQL's commit_delay and commit_siblings make
+	// its WAL flushes. Zero Delay: commit whatever is waiting, at once.
+	Delay    time.Duration
+	Siblings int
+}
+
+// NewBatcher starts a batcher that hands its batches to commit. Close
+// stops it.
+func NewBatcher[T any](commit func(context.Context, []T) error, opts BatchOptions) *Batcher[T] {
+	return newBatcher(commit, nil, opts)
+}
+
+// NewAppender starts a batcher of audit entries that checks each entry
+// before it joins a batch, so that a malformed one fails its own caller
+// only.
+func NewAppender(commit Commit, opts BatchOptions) *Appender {
+	return newBatcher(commit, checkEntry, opts)
+}
+
+func checkEntry(e *lethe.AuditEntry) error {
+	if e == nil || e.Tenant == "" || e.Log == "" || e.Event == "" {
+		return fmt.Errorf("%w: audit entry needs tenant, log and event", lethe.ErrInvalid)
 	}
-	a := &Appender{commit: commit, maxBatch: maxBatch, calls: make(chan *call, 4096), done: make(chan struct{})}
-	go a.loop()
-	return a
+	return nil
 }
 
-// Append commits entries and returns once they are durable (or failed).
-// Entries are checked first, so that a malformed one fails its own caller
-// only. When ctx ends first Append returns its error; the entries may
-// still be committed (a read then fails although it was logged, which is
-// the safe side).
-func (a *Appender) Append(ctx context.Context, entries ...*lethe.AuditEntry) error {
-	if len(entries) == 0 {
+func newBatcher[T any](commit func(context.Context, []T) error, check func(T) error, opts BatchOptions) *Batcher[T] {
+	if opts.MaxBatch <= 0 {
+		opts.MaxBatch = 1000
+	}
+	b := &Batcher[T]{commit: commit, check: check, maxBatch: opts.MaxBatch, delay: opts.Delay, siblings: max(opts.Siblings, 1),
+		calls: make(chan *call[T], 4096), done: make(chan struct{})}
+	go b.loop()
+	return b
+}
+
+// Append commits items and returns once they are committed (or failed).
+// When ctx ends first Append returns its error; the items may still be
+// committed (a read then fails although it was logged, which is the safe
+// side).
+func (b *Batcher[T]) Append(ctx context.Context, items ...T) error {
+	if len(items) == 0 {
 		return nil
 	}
-	for _, e := range entries {
-		if e == nil || e.Tenant == "" || e.Log == "" || e.Event == "" {
-			return fmt.Errorf("%w: audit entry needs tenant, log and event", lethe.ErrInvalid)
+	if b.check != nil {
+		for _, it := range items {
+			if err := b.check(it); err != nil {
+				return err
+			}
 		}
 	}
-	c := &call{entries: entries, err: make(chan error, 1)}
-	a.mu.RLock()
-	if a.closed {
-		a.mu.RUnlock()
+	c := &call[T]{items: items, err: make(chan error, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
 		return ErrClosed
 	}
 	select {
-	case a.calls <- c:
+	case b.calls <- c:
 	case <-ctx.Done():
-		a.mu.RUnlock()
+		b.mu.RUnlock()
 		return ctx.Err()
 	}
-	a.mu.RUnlock()
+	b.mu.RUnlock()
 	select {
 	case err := <-c.err:
 		return err
@@ -97,40 +142,55 @@ func (a *Appender) Append(ctx context.Context, entries ...*lethe.AuditEntry) err
 }
 
 // loop takes the first waiting call, gathers whatever else is waiting up
-// to maxBatch entries, and commits them together.
-func (a *Appender) loop() {
-	defer close(a.done)
-	for first := range a.calls {
-		batch := []*call{first}
-		n := len(first.entries)
+// to maxBatch items (lingering for more when the batch is busy, see
+// BatchOptions), and commits them together.
+func (b *Batcher[T]) loop() {
+	defer close(b.done)
+	for first := range b.calls {
+		batch := []*call[T]{first}
+		n := len(first.items)
+		var linger <-chan time.Time // nil until the batch is busy enough
 	gather:
-		for n < a.maxBatch {
-			select {
-			case c, ok := <-a.calls:
-				if !ok {
+		for n < b.maxBatch {
+			if linger == nil && b.delay > 0 && len(batch) >= b.siblings {
+				linger = time.After(b.delay)
+			}
+			var c *call[T]
+			var ok bool
+			if linger == nil {
+				select {
+				case c, ok = <-b.calls:
+				default:
 					break gather
 				}
-				batch = append(batch, c)
-				n += len(c.entries)
-			default:
+			} else {
+				select {
+				case c, ok = <-b.calls:
+				case <-linger:
+					break gather
+				}
+			}
+			if !ok {
 				break gather
 			}
+			batch = append(batch, c)
+			n += len(c.items)
 		}
-		a.run(batch, n)
+		b.run(batch, n)
 	}
 }
 
 // run commits a batch. Should the shared transaction fail, each call is
 // retried alone, so that one caller's problem is not reported to the
 // others.
-func (a *Appender) run(batch []*call, n int) {
-	all := make([]*lethe.AuditEntry, 0, n)
+func (b *Batcher[T]) run(batch []*call[T], n int) {
+	all := make([]T, 0, n)
 	for _, c := range batch {
-		all = append(all, c.entries...)
+		all = append(all, c.items...)
 	}
 	// The commit outlives any one caller's context: the other callers in
 	// the batch are waiting for it.
-	err := a.commitCounted(all)
+	err := b.commitCounted(all)
 	if err == nil || len(batch) == 1 {
 		for _, c := range batch {
 			c.err <- err
@@ -138,29 +198,29 @@ func (a *Appender) run(batch []*call, n int) {
 		return
 	}
 	for _, c := range batch {
-		c.err <- a.commitCounted(c.entries)
+		c.err <- b.commitCounted(c.items)
 	}
 }
 
-func (a *Appender) commitCounted(entries []*lethe.AuditEntry) error {
-	a.commits.Add(1)
-	err := a.commit(context.Background(), entries)
+func (b *Batcher[T]) commitCounted(items []T) error {
+	b.commits.Add(1)
+	err := b.commit(context.Background(), items)
 	if err == nil {
-		a.entries.Add(int64(len(entries)))
+		b.items.Add(int64(len(items)))
 	}
 	return err
 }
 
-// Close stops accepting entries, commits those already waiting, and
-// returns when the appender has stopped.
-func (a *Appender) Close() {
-	a.mu.Lock()
-	if !a.closed {
-		a.closed = true
-		close(a.calls)
+// Close stops accepting items, commits those already waiting, and
+// returns when the batcher has stopped.
+func (b *Batcher[T]) Close() {
+	b.mu.Lock()
+	if !b.closed {
+		b.closed = true
+		close(b.calls)
 	}
-	a.mu.Unlock()
-	<-a.done
+	b.mu.Unlock()
+	<-b.done
 }
 
 // IsClosed reports whether err comes from an appender after Close.

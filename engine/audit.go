@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"sync/atomic"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -20,13 +21,23 @@ import (
 type auditor struct {
 	raw lethe.Store
 	app *audit.Appender
-	// lazy group-commits the entries whose loss on a power cut is
-	// tolerable (reads, authentication passes) without waiting for the
-	// disk flush; see lethe.AuditStore.AppendAuditLazy.
-	lazy  *audit.Appender
-	reads bool // log every read of decrypted PII (manager log)
-	ret   audit.Retention
+	// lazy group-commits, without waiting for the disk flush, what a
+	// power cut may lose: reads of decrypted PII (merged per caller, see
+	// lazyItem) and authentication passes. See
+	// lethe.AuditStore.AppendAuditLazy.
+	lazy        *audit.Batcher[lazyItem]
+	lazyEntries atomic.Int64 // entries the lazy batches became
+	reads       bool         // log every read of decrypted PII (manager log)
+	ret         audit.Retention
 }
+
+// DefaultLazyAudit is how reads and authentication passes are
+// committed: when four callers are already waiting, the commit waits a
+// millisecond more for others. Under load that makes commits several
+// times fuller, and fewer commits are what audited reads gain most from
+// (each one costs a transaction and empties the readers' page caches,
+// BENCHMARKS.md "Audited reads"); a lone caller never waits.
+var DefaultLazyAudit = audit.BatchOptions{Delay: time.Millisecond, Siblings: 4}
 
 // initAudit wraps the store so that every audit entry the engine writes,
 // whichever path it takes, ends up under a signed chain head.
@@ -38,10 +49,12 @@ func (e *Engine) initAudit(cfg Config) error {
 	a := &auditor{raw: cfg.Store, reads: !cfg.NoReadAudit, ret: ret}
 	a.app = audit.NewAppender(func(ctx context.Context, entries []*lethe.AuditEntry) error {
 		return e.commitAudit(ctx, entries, a.raw.AppendAuditSigned)
-	}, 0)
-	a.lazy = audit.NewAppender(func(ctx context.Context, entries []*lethe.AuditEntry) error {
-		return e.commitAudit(ctx, entries, a.raw.AppendAuditLazy)
-	}, 0)
+	}, audit.BatchOptions{})
+	lazy := cfg.LazyAudit
+	if lazy == (audit.BatchOptions{}) {
+		lazy = DefaultLazyAudit
+	}
+	a.lazy = audit.NewBatcher(e.commitLazy, lazy)
 	e.aud = a
 	e.store = &auditedStore{Store: cfg.Store, e: e}
 	return nil
@@ -77,11 +90,22 @@ func (s *auditedStore) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBa
 	return nil
 }
 
-// AuditStats returns the work of the audit appenders so far: the
-// durable one (erasures, settings, keys) and the lazy one (reads,
-// authentication passes).
-func (e *Engine) AuditStats() (durable, lazy audit.Stats) {
-	return e.aud.app.Stats(), e.aud.lazy.Stats()
+// AuditStats is the work of the audit trail's two group commits so far.
+type AuditStats struct {
+	// Durable commits flush to disk: erasures, settings, keys, requests.
+	// Its items are entries.
+	Durable audit.Stats
+	// Lazy commits do not wait for the flush: reads of decrypted PII and
+	// authentication passes. Its items are reads and passes; LazyEntries
+	// is how many entries they became (a caller's reads in one commit
+	// share an entry).
+	Lazy        audit.Stats
+	LazyEntries int64
+}
+
+// AuditStats returns the work of the audit trail so far.
+func (e *Engine) AuditStats() AuditStats {
+	return AuditStats{Durable: e.aud.app.Stats(), Lazy: e.aud.lazy.Stats(), LazyEntries: e.aud.lazyEntries.Load()}
 }
 
 // commitAudit is the appender's commit: one transaction for the entries
@@ -164,35 +188,8 @@ func (e *Engine) appendEntry(ctx context.Context, tenant string, log lethe.Log, 
 	return e.appendEntryTo(ctx, e.aud.app, tenant, log, actor, event, data, secret)
 }
 
-// appendEntryLazy is appendEntry through the lazy appender: the commit
-// does not wait for the disk flush.
-func (e *Engine) appendEntryLazy(ctx context.Context, tenant string, log lethe.Log, actor, event string, data, secret map[string]any) error {
-	return e.appendEntryTo(ctx, e.aud.lazy, tenant, log, actor, event, data, secret)
-}
-
 func (e *Engine) appendEntryTo(ctx context.Context, app *audit.Appender, tenant string, log lethe.Log, actor, event string, data, secret map[string]any) error {
-	if data == nil {
-		data = map[string]any{}
-	}
-	if len(secret) > 0 {
-		if !audit.Sealed(log) {
-			return fmt.Errorf("audit %s: %w: the %s log holds no sealed data", event, lethe.ErrInvalid, log)
-		}
-		keys, err := e.signer(ctx, tenant, true)
-		if err != nil {
-			return fmt.Errorf("audit %s: %w", event, err)
-		}
-		plain, err := json.Marshal(secret)
-		if err != nil {
-			return fmt.Errorf("audit %s: %w", event, err)
-		}
-		env, err := keys.Seal(plain, auditAD(tenant, log))
-		if err != nil {
-			return fmt.Errorf("audit %s: seal: %w", event, err)
-		}
-		data[sealedKey] = env
-	}
-	entry, err := e.entry(tenant, log, actor, event, data)
+	entry, err := e.sealedEntry(ctx, tenant, log, actor, event, data, secret)
 	if err != nil {
 		return err
 	}
@@ -200,6 +197,46 @@ func (e *Engine) appendEntryTo(ctx context.Context, app *audit.Appender, tenant 
 		return fmt.Errorf("audit %s: %w", event, err)
 	}
 	return nil
+}
+
+// appendEntryLazy is appendEntry through the lazy batcher: the commit
+// does not wait for the disk flush.
+func (e *Engine) appendEntryLazy(ctx context.Context, tenant string, log lethe.Log, actor, event string, data map[string]any) error {
+	entry, err := e.sealedEntry(ctx, tenant, log, actor, event, data, nil)
+	if err != nil {
+		return err
+	}
+	if err := e.aud.lazy.Append(ctx, lazyItem{entry: entry}); err != nil {
+		return fmt.Errorf("audit %s: %w", event, err)
+	}
+	return nil
+}
+
+// sealedEntry builds an entry whose secret, if any, is sealed with the
+// tenant's data key under data["sealed"].
+func (e *Engine) sealedEntry(ctx context.Context, tenant string, log lethe.Log, actor, event string, data, secret map[string]any) (*lethe.AuditEntry, error) {
+	if data == nil {
+		data = map[string]any{}
+	}
+	if len(secret) > 0 {
+		if !audit.Sealed(log) {
+			return nil, fmt.Errorf("audit %s: %w: the %s log holds no sealed data", event, lethe.ErrInvalid, log)
+		}
+		keys, err := e.signer(ctx, tenant, true)
+		if err != nil {
+			return nil, fmt.Errorf("audit %s: %w", event, err)
+		}
+		plain, err := json.Marshal(secret)
+		if err != nil {
+			return nil, fmt.Errorf("audit %s: %w", event, err)
+		}
+		env, err := keys.Seal(plain, auditAD(tenant, log))
+		if err != nil {
+			return nil, fmt.Errorf("audit %s: seal: %w", event, err)
+		}
+		data[sealedKey] = env
+	}
+	return e.entry(tenant, log, actor, event, data)
 }
 
 // Caller is who is behind a call, for the manager log: the principal's
@@ -226,41 +263,6 @@ func CallerFrom(ctx context.Context) Caller {
 		c.Actor = "internal"
 	}
 	return c
-}
-
-// logRead records in the manager log that the caller read decrypted PII:
-// which records and fields, from which address. Record ids, field names
-// and the address are sealed. It fails closed: the read answers its error.
-func (e *Engine) logRead(ctx context.Context, tenant, event string, read []*lethe.Record, extra map[string]any) error {
-	if !e.aud.reads {
-		return nil
-	}
-	c := CallerFrom(ctx)
-	type readRec struct {
-		Collection string   `json:"collection"`
-		ID         string   `json:"id"`
-		Fields     []string `json:"fields"`
-	}
-	recs := make([]readRec, 0, len(read))
-	colls := map[string]bool{}
-	for _, r := range read {
-		recs = append(recs, readRec{Collection: r.Collection, ID: r.ID, Fields: sealedNames(r)})
-		colls[r.Collection] = true
-	}
-	names := make([]string, 0, len(colls))
-	for n := range colls {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	data := map[string]any{"collections": names, "records": len(read)}
-	for k, v := range extra {
-		data[k] = v
-	}
-	secret := map[string]any{"ip": c.IP, "read": recs}
-	// Committed before the data is returned (fail closed), but without
-	// waiting for the disk flush: reads are the hot path, and a power cut
-	// may lose the last read entries, never an erasure's.
-	return e.appendEntryLazy(ctx, tenant, lethe.LogManager, c.Actor, event, data, secret)
 }
 
 // sealedNames lists a record's sealed (PII) field names, sorted.
@@ -299,7 +301,7 @@ func (e *Engine) LogAuth(ctx context.Context, a AuthAttempt) error {
 	if a.OK {
 		// Every API call passes here: lazy like reads. Failures are
 		// rare and what an investigation looks for: flushed.
-		return e.appendEntryLazy(ctx, tenant, lethe.LogSecurity, a.Actor, event, data, nil)
+		return e.appendEntryLazy(ctx, tenant, lethe.LogSecurity, a.Actor, event, data)
 	}
 	return e.appendEntry(ctx, tenant, lethe.LogSecurity, a.Actor, event, data, nil)
 }

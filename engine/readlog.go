@@ -1,0 +1,132 @@
+package engine
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"time"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+// lazyItem is one thing waiting for the lazy batcher's next commit:
+// a ready entry (an authentication pass) or a read of decrypted PII.
+type lazyItem struct {
+	entry *lethe.AuditEntry
+	read  *readEvent
+}
+
+// readEvent is one caller's read of decrypted PII, not yet an entry:
+// the entry is built at commit, so that reads of one caller in one
+// commit can share it.
+type readEvent struct {
+	tenant string
+	caller Caller
+	event  string
+	at     time.Time
+	recs   []readRec
+	// extra are details of the read in the clear (a subject lookup's
+	// kinds, "via": "patch"). Only reads without any merge.
+	extra map[string]any
+}
+
+// readRec is one record of a read, sealed in its entry.
+type readRec struct {
+	Collection string   `json:"collection"`
+	ID         string   `json:"id"`
+	Fields     []string `json:"fields"`
+}
+
+// readKey is what reads must share to share an entry.
+type readKey struct {
+	tenant, actor, ip, event string
+}
+
+// logRead records in the manager log that the caller read decrypted PII:
+// which records and fields, from which address. Record ids, field names
+// and the address are sealed. It fails closed: the read answers its
+// error.
+//
+// It returns once the entry is committed, but without waiting for the
+// disk flush: reads are the hot path, and a power cut may lose the last
+// read entries, never an erasure's. Plain reads (no extra) of one caller
+// that land in the same commit share one entry listing every record read;
+// the entry's time is the first read's. Per read, that saves an insert
+// into three B-trees, a hash and a seal, which is most of what auditing
+// a read costs (BENCHMARKS.md, "Audited reads").
+func (e *Engine) logRead(ctx context.Context, tenant, event string, read []*lethe.Record, extra map[string]any) error {
+	if !e.aud.reads {
+		return nil
+	}
+	ev := &readEvent{tenant: tenant, caller: CallerFrom(ctx), event: event, at: e.now().UTC(), extra: extra,
+		recs: make([]readRec, 0, len(read))}
+	for _, r := range read {
+		ev.recs = append(ev.recs, readRec{Collection: r.Collection, ID: r.ID, Fields: sealedNames(r)})
+	}
+	if err := e.aud.lazy.Append(ctx, lazyItem{read: ev}); err != nil {
+		return fmt.Errorf("audit %s: %w", event, err)
+	}
+	return nil
+}
+
+// commitLazy is the lazy batcher's commit: it builds the read entries,
+// merging plain reads per caller, and appends them with the ready
+// entries in one transaction.
+func (e *Engine) commitLazy(ctx context.Context, items []lazyItem) error {
+	entries := make([]*lethe.AuditEntry, 0, len(items))
+	// One group per entry, in the order of its first read. Groups are
+	// built afresh, never by changing a caller's event: should this
+	// commit fail, each caller is retried alone with its own.
+	var groups []readEvent
+	merged := map[readKey]int{} // index into groups
+	for _, it := range items {
+		if it.entry != nil {
+			entries = append(entries, it.entry)
+			continue
+		}
+		r := it.read
+		k := readKey{r.tenant, r.caller.Actor, r.caller.IP, r.event}
+		if i, ok := merged[k]; ok && len(r.extra) == 0 {
+			groups[i].recs = append(groups[i].recs, r.recs...)
+			continue
+		}
+		if len(r.extra) == 0 {
+			merged[k] = len(groups)
+		}
+		g := *r
+		g.recs = slices.Clip(r.recs) // appending copies
+		groups = append(groups, g)
+	}
+	for i := range groups {
+		en, err := e.readEntry(ctx, &groups[i])
+		if err != nil {
+			return err
+		}
+		entries = append(entries, en)
+	}
+	if err := e.commitAudit(ctx, entries, e.aud.raw.AppendAuditLazy); err != nil {
+		return err
+	}
+	e.aud.lazyEntries.Add(int64(len(entries)))
+	return nil
+}
+
+// readEntry builds the manager-log entry of r: in the clear the event,
+// the actor, the collections and how many records; sealed the address
+// and each record with its fields.
+func (e *Engine) readEntry(ctx context.Context, r *readEvent) (*lethe.AuditEntry, error) {
+	colls := map[string]bool{}
+	for _, rec := range r.recs {
+		colls[rec.Collection] = true
+	}
+	data := map[string]any{"collections": slices.Sorted(maps.Keys(colls)), "records": len(r.recs)}
+	maps.Copy(data, r.extra)
+	secret := map[string]any{"ip": r.caller.IP, "read": r.recs}
+	en, err := e.sealedEntry(ctx, r.tenant, lethe.LogManager, r.caller.Actor, r.event, data, secret)
+	if err != nil {
+		return nil, err
+	}
+	en.Time = r.at
+	return en, nil
+}
