@@ -52,7 +52,7 @@ func TestCommitLazy_MergesPlainReadsOfOneCallerOnly(t *testing.T) {
 		{entry: pass},
 		read("key:b", "192.0.2.1", "r22", nil),
 		read("key:a", "192.0.2.1", "r333", nil),
-		read("key:a", "192.0.2.2", "r4444", nil),                               // another address
+		read("key:a", "192.0.2.2", "r4444", nil),                             // another address
 		read("key:a", "192.0.2.1", "r55555", map[string]any{"via": "patch"}), // details of its own
 		read("key:a", "192.0.2.1", "r666666", nil),
 	}
