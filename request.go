@@ -125,6 +125,8 @@ type RequestBatch struct {
 	// Chunk is a sealed export chunk stored at index Job.ExportChunks-1
 	// when not nil.
 	Chunk []byte
+	// Audit entries commit with the batch (not in the manager log, see
+	// CheckBatchAudit).
 	Audit []*AuditEntry
 	Job   *Request
 }

@@ -2,6 +2,7 @@ package lethe
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -117,7 +118,9 @@ type Store interface {
 type Batch struct {
 	Deletes []RecordRef
 	Updates []*Record
-	Audit   []*AuditEntry
+	// Audit entries commit with the batch; they may go to any log but the
+	// manager log (see CheckBatchAudit).
+	Audit []*AuditEntry
 	// Lease, when set, fences the batch (see Store.ApplyBatch).
 	Lease *Lease
 	// Unchanged, when set, guards the batch against writers that were
@@ -161,4 +164,19 @@ type StatRow struct {
 	Value any    // the grouped field's value (nil when absent)
 	Day   string // YYYY-MM-DD, empty unless grouped per day
 	Count int64
+}
+
+// CheckBatchAudit refuses audit entries of the manager log in a batch:
+// that log holds the reads of PII, the busiest log by far, and a store may
+// keep it apart from the data (the SQLite store keeps it in a file of its
+// own, so that its commits do not empty the readers' caches), where no
+// transaction of the data reaches. Erasures and request steps log to the
+// security log.
+func CheckBatchAudit(entries []*AuditEntry) error {
+	for _, e := range entries {
+		if e != nil && e.Log == LogManager {
+			return fmt.Errorf("%w: a batch's audit entries cannot go to the %s log (event %q)", ErrInvalid, LogManager, e.Event)
+		}
+	}
+	return nil
 }

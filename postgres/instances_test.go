@@ -150,7 +150,7 @@ func TestInstances_AuditAppendsFromTwoStoresMakeOneChain(t *testing.T) {
 				// Two chains per call, in either order, so that lock order
 				// matters; every third call goes through ApplyBatch.
 				a := &lethe.AuditEntry{Tenant: "a", Log: lethe.LogRuntime, Time: t0, Actor: fmt.Sprintf("g%d", g), Event: fmt.Sprintf("e%d", i)}
-				b := &lethe.AuditEntry{Tenant: "b", Log: lethe.LogManager, Time: t0, Actor: fmt.Sprintf("g%d", g), Event: fmt.Sprintf("e%d", i)}
+				b := &lethe.AuditEntry{Tenant: "b", Log: lethe.LogSecurity, Time: t0, Actor: fmt.Sprintf("g%d", g), Event: fmt.Sprintf("e%d", i)}
 				entries := []*lethe.AuditEntry{a, b}
 				if g%2 == 1 {
 					entries = []*lethe.AuditEntry{b, a}
@@ -176,7 +176,7 @@ func TestInstances_AuditAppendsFromTwoStoresMakeOneChain(t *testing.T) {
 	for _, chain := range []struct {
 		tenant string
 		log    lethe.Log
-	}{{"a", lethe.LogRuntime}, {"b", lethe.LogManager}} {
+	}{{"a", lethe.LogRuntime}, {"b", lethe.LogSecurity}} {
 		got, err := stores[0].AuditEntries(t.Context(), lethe.AuditQuery{Tenant: chain.tenant, Log: chain.log, Limit: 1000})
 		if err != nil {
 			t.Fatalf("AuditEntries: %v", err)

@@ -130,6 +130,9 @@ func (s *Store) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBatch) er
 	if b == nil || b.Job == nil {
 		return fmt.Errorf("apply request batch: %w: no job", lethe.ErrInvalid)
 	}
+	if err := lethe.CheckBatchAudit(b.Audit); err != nil {
+		return fmt.Errorf("apply request batch: %w", err)
+	}
 	j := b.Job
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `UPDATE requests SET state = $1, phase = $2, cursor_collection = $3, cursor_id = $4,

@@ -39,6 +39,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 	if b == nil {
 		return nil
 	}
+	if err := lethe.CheckBatchAudit(b.Audit); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {
 		if err := checkLease(ctx, tx, b.Lease); err != nil {
 			return err

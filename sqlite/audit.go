@@ -1,10 +1,12 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -16,14 +18,16 @@ import (
 // Time is stored in milliseconds, so it is truncated to the millisecond
 // (and set from the store's clock when zero) before hashing: the hash then
 // verifies against the entry as read back.
+//
+// Entries of the manager log go to its own file, in a transaction of
+// their own: a batch with entries of both files is two transactions.
 func (s *Store) AppendAudit(ctx context.Context, entries []*lethe.AuditEntry) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx, s.whot)
-		defer p.close()
-		return s.appendAudit(p, entries)
+	err := s.eachFile(entries, func(f *file, entries []*lethe.AuditEntry) error {
+		return f.write(ctx, func(tx *sql.Tx) error {
+			p := newStmts(ctx, tx, f.whot)
+			defer p.close()
+			return s.appendAudit(p, entries)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
@@ -96,6 +100,40 @@ func (s *Store) AuditEntries(ctx context.Context, q lethe.AuditQuery) ([]*lethe.
 	if q.Tenant == "" {
 		return nil, fmt.Errorf("audit entries: %w: tenant required", lethe.ErrInvalid)
 	}
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	if q.Log != "" {
+		return s.auditEntries(ctx, s.logFile(q.Log), q)
+	}
+	// Every log: both files, merged in the order of one query.
+	out, err := s.auditEntries(ctx, s.file, q)
+	if err != nil {
+		return nil, err
+	}
+	mlog, err := s.auditEntries(ctx, s.managerLog, q)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, mlog...)
+	slices.SortStableFunc(out, func(a, b *lethe.AuditEntry) int {
+		return cmp.Or(cmp.Compare(a.Seq, b.Seq), cmp.Compare(a.Log, b.Log))
+	})
+	if limit := auditLimit(q); len(out) > limit {
+		out = out[:limit]
+	}
+	return out, nil
+}
+
+// auditLimit is a query's page size: 100 when unset.
+func auditLimit(q lethe.AuditQuery) int {
+	if q.Limit <= 0 {
+		return 100
+	}
+	return q.Limit
+}
+
+func (s *Store) auditEntries(ctx context.Context, f *file, q lethe.AuditQuery) ([]*lethe.AuditEntry, error) {
 	where := "tenant = ? AND seq > ?"
 	args := []any{q.Tenant, q.AfterSeq}
 	order := "seq"
@@ -121,12 +159,8 @@ func (s *Store) AuditEntries(ctx context.Context, q lethe.AuditQuery) ([]*lethe.
 		where += " AND event = ?"
 		args = append(args, q.Event)
 	}
-	limit := q.Limit
-	if limit <= 0 {
-		limit = 100
-	}
-	args = append(args, limit)
-	rows, err := s.query(ctx, "SELECT tenant, log, seq, time, actor, event, data, prev, hash FROM audit WHERE "+
+	args = append(args, auditLimit(q))
+	rows, err := f.query(ctx, "SELECT tenant, log, seq, time, actor, event, data, prev, hash FROM audit WHERE "+
 		where+" ORDER BY "+order+" LIMIT ?", args...)
 	if err != nil {
 		return nil, fmt.Errorf("audit entries of %s: %w", q.Tenant, err)

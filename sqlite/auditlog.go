@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -13,49 +15,56 @@ import (
 // chain they moved, in one transaction: a committed entry is never left
 // outside its chain's signed head.
 func (s *Store) AppendAuditSigned(ctx context.Context, entries []*lethe.AuditEntry, sign func(*lethe.Checkpoint) error) error {
-	return s.appendAuditSigned(ctx, entries, sign, s.write)
+	return s.appendAuditSigned(ctx, entries, sign, false)
 }
 
 // AppendAuditLazy appends like AppendAuditSigned in a transaction that
 // commits without waiting for fsync (see writeLazy).
 func (s *Store) AppendAuditLazy(ctx context.Context, entries []*lethe.AuditEntry, sign func(*lethe.Checkpoint) error) error {
-	return s.appendAuditSigned(ctx, entries, sign, s.writeLazy)
+	return s.appendAuditSigned(ctx, entries, sign, true)
 }
 
-func (s *Store) appendAuditSigned(ctx context.Context, entries []*lethe.AuditEntry, sign func(*lethe.Checkpoint) error,
-	write func(context.Context, func(*sql.Tx) error) error) error {
-	if len(entries) == 0 {
-		return nil
-	}
-	err := write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx, s.whot)
-		defer p.close()
-		if err := s.appendAudit(p, entries); err != nil {
-			return err
+func (s *Store) appendAuditSigned(ctx context.Context, entries []*lethe.AuditEntry, sign func(*lethe.Checkpoint) error, lazy bool) error {
+	err := s.eachFile(entries, func(f *file, entries []*lethe.AuditEntry) error {
+		write := f.write
+		if lazy {
+			write = f.writeLazy
 		}
-		heads := make(map[chainKey]*lethe.AuditEntry)
-		var order []chainKey
-		for _, e := range entries {
-			k := chainKey{e.Tenant, e.Log}
-			if _, ok := heads[k]; !ok {
-				order = append(order, k)
-			}
-			heads[k] = e
-		}
-		for _, k := range order {
-			e := heads[k]
-			cp := &lethe.Checkpoint{Tenant: e.Tenant, Log: e.Log, Seq: e.Seq, Hash: e.Hash, Time: e.Time}
-			if err := sign(cp); err != nil {
-				return fmt.Errorf("sign head of %s/%s: %w", e.Tenant, e.Log, err)
-			}
-			if err := putCheckpoint(p, "audit_heads", cp); err != nil {
-				return err
-			}
-		}
-		return nil
+		return write(ctx, func(tx *sql.Tx) error {
+			return s.appendSigned(newStmts(ctx, tx, f.whot), entries, sign)
+		})
 	})
 	if err != nil {
 		return fmt.Errorf("append audit: %w", err)
+	}
+	return nil
+}
+
+// appendSigned appends entries and signs the heads they moved, inside the
+// caller's transaction.
+func (s *Store) appendSigned(p *stmts, entries []*lethe.AuditEntry, sign func(*lethe.Checkpoint) error) error {
+	defer p.close()
+	if err := s.appendAudit(p, entries); err != nil {
+		return err
+	}
+	heads := make(map[chainKey]*lethe.AuditEntry)
+	var order []chainKey
+	for _, e := range entries {
+		k := chainKey{e.Tenant, e.Log}
+		if _, ok := heads[k]; !ok {
+			order = append(order, k)
+		}
+		heads[k] = e
+	}
+	for _, k := range order {
+		e := heads[k]
+		cp := &lethe.Checkpoint{Tenant: e.Tenant, Log: e.Log, Seq: e.Seq, Hash: e.Hash, Time: e.Time}
+		if err := sign(cp); err != nil {
+			return fmt.Errorf("sign head of %s/%s: %w", e.Tenant, e.Log, err)
+		}
+		if err := putCheckpoint(p, "audit_heads", cp); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -80,20 +89,27 @@ func putCheckpoint(p *stmts, table string, cp *lethe.Checkpoint) error {
 // SetAuditHead replaces a chain's signed head unless the stored one is
 // newer.
 func (s *Store) SetAuditHead(ctx context.Context, head *lethe.Checkpoint) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx, s.whot)
+	return s.storeCheckpoint(ctx, "audit_heads", head)
+}
+
+func (s *Store) storeCheckpoint(ctx context.Context, table string, cp *lethe.Checkpoint) error {
+	if s.isClosed() {
+		return errClosed
+	}
+	if cp == nil {
+		return fmt.Errorf("%s: %w: no checkpoint", table, lethe.ErrInvalid)
+	}
+	f := s.logFile(cp.Log)
+	return f.write(ctx, func(tx *sql.Tx) error {
+		p := newStmts(ctx, tx, f.whot)
 		defer p.close()
-		return putCheckpoint(p, "audit_heads", head)
+		return putCheckpoint(p, table, cp)
 	})
 }
 
 // PutCheckpoint stores a periodic checkpoint (replacing an identical one).
 func (s *Store) PutCheckpoint(ctx context.Context, cp *lethe.Checkpoint) error {
-	return s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx, s.whot)
-		defer p.close()
-		return putCheckpoint(p, "audit_checkpoints", cp)
-	})
+	return s.storeCheckpoint(ctx, "audit_checkpoints", cp)
 }
 
 // AuditHead returns a chain's signed head; ErrNotFound when none.
@@ -114,7 +130,10 @@ func (s *Store) Checkpoints(ctx context.Context, tenant string, log lethe.Log) (
 }
 
 func (s *Store) checkpoints(ctx context.Context, table, tenant string, log lethe.Log) ([]*lethe.Checkpoint, error) {
-	rows, err := s.query(ctx, "SELECT seq, hash, time, mac FROM "+table+" WHERE tenant = ? AND log = ? ORDER BY seq", tenant, string(log))
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	rows, err := s.logFile(log).query(ctx, "SELECT seq, hash, time, mac FROM "+table+" WHERE tenant = ? AND log = ? ORDER BY seq", tenant, string(log))
 	if err != nil {
 		return nil, fmt.Errorf("%s of %s/%s: %w", table, tenant, log, err)
 	}
@@ -135,9 +154,29 @@ func (s *Store) checkpoints(ctx context.Context, table, tenant string, log lethe
 	return out, nil
 }
 
-// AuditChains lists every chain with entries, a head or checkpoints.
+// AuditChains lists every chain with entries, a head or checkpoints, in
+// both files.
 func (s *Store) AuditChains(ctx context.Context) ([]lethe.AuditChain, error) {
-	rows, err := s.query(ctx, `
+	if s.isClosed() {
+		return nil, errClosed
+	}
+	out, err := auditChains(ctx, s.file)
+	if err != nil {
+		return nil, err
+	}
+	mlog, err := auditChains(ctx, s.managerLog)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, mlog...)
+	slices.SortFunc(out, func(a, b lethe.AuditChain) int {
+		return cmp.Or(cmp.Compare(a.Tenant, b.Tenant), cmp.Compare(a.Log, b.Log))
+	})
+	return out, nil
+}
+
+func auditChains(ctx context.Context, f *file) ([]lethe.AuditChain, error) {
+	rows, err := f.query(ctx, `
 		SELECT c.tenant, c.log,
 			COALESCE((SELECT MIN(seq) FROM audit a WHERE a.tenant = c.tenant AND a.log = c.log), 0),
 			COALESCE((SELECT MAX(seq) FROM audit a WHERE a.tenant = c.tenant AND a.log = c.log), 0),
@@ -169,9 +208,13 @@ func (s *Store) AuditChains(ctx context.Context) ([]lethe.AuditChain, error) {
 // ExpireAudit removes a chain's expired entries up to its newest usable
 // checkpoint (see lethe.AuditStore), all in one transaction.
 func (s *Store) ExpireAudit(ctx context.Context, tenant string, log lethe.Log, before time.Time) (int64, error) {
+	if s.isClosed() {
+		return 0, errClosed
+	}
 	var removed int64
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		p := newStmts(ctx, tx, s.whot)
+	f := s.logFile(log)
+	err := f.write(ctx, func(tx *sql.Tx) error {
+		p := newStmts(ctx, tx, f.whot)
 		defer p.close()
 		var last, young sql.NullInt64
 		args := []any{tenant, string(log)}

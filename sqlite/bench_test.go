@@ -69,7 +69,7 @@ func BenchmarkRawInsert1000(b *testing.B) {
 	}
 	defer db.Close()
 	db.SetMaxOpenConns(1)
-	if err := migrate(ctx, db); err != nil {
+	if err := migrate(ctx, db, mainSchema.migrations); err != nil {
 		b.Fatal(err)
 	}
 	type row struct {

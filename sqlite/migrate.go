@@ -13,14 +13,14 @@ import (
 // migrations are compiled into the binary, so a deployed server always
 // carries the schema it expects.
 //
-//go:embed migrations/*.sql
+//go:embed migrations/*.sql migrations_manager_log/*.sql
 var migrations embed.FS
 
 // migrate applies every migration not yet applied, in version order. goose
 // records the versions in goose_db_version, so opening an up-to-date
 // database applies nothing.
-func migrate(ctx context.Context, db *sql.DB) error {
-	fsys, err := fs.Sub(migrations, "migrations")
+func migrate(ctx context.Context, db *sql.DB, dir string) error {
+	fsys, err := fs.Sub(migrations, dir)
 	if err != nil {
 		return fmt.Errorf("migrations: %w", err)
 	}

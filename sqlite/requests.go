@@ -152,6 +152,9 @@ func (s *Store) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBatch) er
 	if b == nil || b.Job == nil {
 		return fmt.Errorf("apply request batch: %w: no job", lethe.ErrInvalid)
 	}
+	if err := lethe.CheckBatchAudit(b.Audit); err != nil {
+		return fmt.Errorf("apply request batch: %w", err)
+	}
 	j := b.Job
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		p := newStmts(ctx, tx, s.whot)

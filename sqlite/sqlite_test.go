@@ -132,7 +132,7 @@ func TestPrepared_SurviveAReplacedConnection(t *testing.T) {
 	}
 	sign := func(cp *lethe.Checkpoint) error { cp.MAC = []byte("mac"); return nil }
 	for i := range 3 {
-		for _, db := range []*sql.DB{s.writer, s.reader} {
+		for _, db := range []*sql.DB{s.writer, s.reader, s.managerLog.writer, s.managerLog.reader} {
 			conn, err := db.Conn(ctx)
 			if err != nil {
 				t.Fatal(err)
@@ -140,12 +140,18 @@ func TestPrepared_SurviveAReplacedConnection(t *testing.T) {
 			conn.Raw(func(any) error { return driver.ErrBadConn })
 			conn.Close()
 		}
-		e := &lethe.AuditEntry{Tenant: "t1", Log: lethe.LogManager, Actor: "a", Event: "record.read"}
-		if err := s.AppendAuditLazy(ctx, []*lethe.AuditEntry{e}, sign); err != nil {
+		// One entry for each file's writer.
+		es := []*lethe.AuditEntry{
+			{Tenant: "t1", Log: lethe.LogManager, Actor: "a", Event: "record.read"},
+			{Tenant: "t1", Log: lethe.LogSecurity, Actor: "a", Event: "auth.success"},
+		}
+		if err := s.AppendAuditLazy(ctx, es, sign); err != nil {
 			t.Fatalf("append after replacement %d: %v", i, err)
 		}
-		if e.Seq != int64(i+1) {
-			t.Errorf("append after replacement %d: seq %d, want %d", i, e.Seq, i+1)
+		for _, e := range es {
+			if e.Seq != int64(i+1) {
+				t.Errorf("append after replacement %d: %s seq %d, want %d", i, e.Log, e.Seq, i+1)
+			}
 		}
 		r, err := s.Record(ctx, lethe.RecordRef{Tenant: "t1", Collection: "orders", ID: "a"})
 		if err != nil {

@@ -16,7 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
-	"strconv"
 	"sync"
 	"time"
 
@@ -38,14 +37,13 @@ type Options struct {
 	ReadConns int
 }
 
-// Store is a lethe.Store on one SQLite database file.
+// Store is a lethe.Store on SQLite: the data, the security and runtime
+// logs in one database file, the manager log in a second file beside it
+// (see ManagerLogPath).
 type Store struct {
-	path   string
-	now    func() time.Time
-	writer *sql.DB   // one connection: every write goes through it
-	reader *sql.DB   // read-only pool
-	whot   *prepared // the writer's hot statements (see prepared)
-	rhot   *prepared // the readers'
+	*file            // the main database file
+	managerLog *file // the manager log: reads of PII (ADR 0009)
+	now        func() time.Time
 
 	// Group commit of InsertRecords (see insert.go).
 	mu      sync.RWMutex // guards closed against sends on inserts
@@ -54,8 +52,8 @@ type Store struct {
 	done    chan struct{} // closed when the commit loop has drained and ended
 }
 
-// Open opens or creates the database at path, applies the migrations the
-// binary embeds and starts the group-commit loop.
+// Open opens or creates the database at path and its manager log, applies
+// the migrations the binary embeds and starts the group-commit loop.
 func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if path == "" {
 		return nil, fmt.Errorf("open sqlite store: %w: empty path", lethe.ErrInvalid)
@@ -69,72 +67,27 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 	if opts.ReadConns <= 0 {
 		opts.ReadConns = 4
 	}
-	busy := strconv.FormatInt(opts.BusyTimeout.Milliseconds(), 10)
-
-	writer, err := sql.Open("sqlite", dsn(path, []string{
-		"journal_mode(WAL)",
-		"busy_timeout(" + busy + ")",
-		// FULL on every commit: a confirmed erasure must survive power
-		// loss; group commit amortizes the fsync.
-		"synchronous(FULL)",
-		"secure_delete(ON)",
-		"foreign_keys(ON)",
-	}, true))
+	main, err := openFile(ctx, path, opts.BusyTimeout, opts.ReadConns, mainSchema)
 	if err != nil {
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	writer.SetMaxOpenConns(1)
-	writer.SetMaxIdleConns(1)
-	writer.SetConnMaxLifetime(0)
-	writer.SetConnMaxIdleTime(0)
-
-	if err := migrate(ctx, writer); err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
-	}
-
-	// The reader pool opens after the writer has switched the file to WAL:
-	// a query_only connection could not do that itself.
-	reader, err := sql.Open("sqlite", dsn(path, []string{
-		"busy_timeout(" + busy + ")",
-		"foreign_keys(ON)",
-		"query_only(1)",
-	}, false))
+	mlog := ManagerLogPath(path)
+	managerLog, err := openFile(ctx, mlog, opts.BusyTimeout, 2, managerLogSchema)
 	if err != nil {
-		writer.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
+		main.close()
+		return nil, fmt.Errorf("open sqlite store %s: manager log %s: %w", path, mlog, err)
 	}
-	reader.SetMaxOpenConns(opts.ReadConns)
-	reader.SetMaxIdleConns(opts.ReadConns)
-	if err := reader.PingContext(ctx); err != nil {
-		writer.Close()
-		reader.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
-	}
-
-	whot, err := prepare(ctx, writer, qAuditHead, qAuditInsert, qAuditHeadPut)
-	if err != nil {
-		writer.Close()
-		reader.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
-	}
-	rhot, err := prepare(ctx, reader, qRecord, qRecordSubjects)
-	if err != nil {
-		whot.close()
-		writer.Close()
-		reader.Close()
-		return nil, fmt.Errorf("open sqlite store %s: %w", path, mapErr(err))
-	}
-
 	s := &Store{
-		path:    path,
-		now:     opts.Now,
-		writer:  writer,
-		reader:  reader,
-		whot:    whot,
-		rhot:    rhot,
-		inserts: make(chan *insertCall, 1024),
-		done:    make(chan struct{}),
+		file:       main,
+		managerLog: managerLog,
+		now:        opts.Now,
+		inserts:    make(chan *insertCall, 1024),
+		done:       make(chan struct{}),
+	}
+	if err := s.moveManagerLog(ctx); err != nil {
+		main.close()
+		managerLog.close()
+		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
 	go s.commitLoop()
 	return s, nil
@@ -159,10 +112,14 @@ func dsn(path string, pragmas []string, immediate bool) string {
 // Path returns the database file's path.
 func (s *Store) Path() string { return s.path }
 
-// IntegrityCheck runs PRAGMA integrity_check and fails unless SQLite
-// answers "ok".
+// IntegrityCheck runs PRAGMA integrity_check on both files and fails
+// unless SQLite answers "ok" for each.
 func (s *Store) IntegrityCheck(ctx context.Context) error {
-	rows, err := s.reader.QueryContext(ctx, "PRAGMA integrity_check")
+	return errors.Join(s.file.integrityCheck(ctx), s.managerLog.integrityCheck(ctx))
+}
+
+func (f *file) integrityCheck(ctx context.Context) error {
+	rows, err := f.reader.QueryContext(ctx, "PRAGMA integrity_check")
 	if err != nil {
 		return fmt.Errorf("integrity check: %w", mapErr(err))
 	}
@@ -181,17 +138,23 @@ func (s *Store) IntegrityCheck(ctx context.Context) error {
 		return fmt.Errorf("integrity check: %w", mapErr(err))
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("integrity check of %s failed: %v", s.path, problems)
+		return fmt.Errorf("integrity check of %s failed: %v", f.path, problems)
 	}
 	return nil
 }
 
-// Checkpoint copies committed pages into the database file and truncates
-// the write-ahead log, so that erased bytes do not linger in it. It fails
-// with lethe.ErrUnavailable when a long reader keeps it from completing.
+// Checkpoint copies committed pages into the main database file and
+// truncates its write-ahead log, so that erased bytes do not linger in it.
+// It fails with lethe.ErrUnavailable when a long reader keeps it from
+// completing. (The manager log holds no PII values; SQLite's automatic
+// checkpoints keep its log short.)
 func (s *Store) Checkpoint(ctx context.Context) error {
+	return s.file.checkpoint(ctx)
+}
+
+func (f *file) checkpoint(ctx context.Context) error {
 	var busy, logFrames, done int
-	err := s.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
+	err := f.writer.QueryRowContext(ctx, "PRAGMA wal_checkpoint(TRUNCATE)").Scan(&busy, &logFrames, &done)
 	if err != nil {
 		return fmt.Errorf("checkpoint: %w", mapErr(err))
 	}
@@ -214,11 +177,8 @@ func (s *Store) Close() error {
 	s.mu.Unlock()
 	<-s.done
 
-	errCk := s.Checkpoint(context.Background())
-	errH := errors.Join(s.rhot.close(), s.whot.close())
-	errR := s.reader.Close()
-	errW := s.writer.Close()
-	return errors.Join(errCk, errH, errR, errW)
+	errCk := errors.Join(s.file.checkpoint(context.Background()), s.managerLog.checkpoint(context.Background()))
+	return errors.Join(errCk, s.file.close(), s.managerLog.close())
 }
 
 // millis stores a time as unix milliseconds.

@@ -43,6 +43,9 @@ func (s *Store) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 	if b == nil {
 		return nil
 	}
+	if err := lethe.CheckBatchAudit(b.Audit); err != nil {
+		return fmt.Errorf("apply batch: %w", err)
+	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		p := newStmts(ctx, tx, s.whot)
 		defer p.close()

@@ -12,15 +12,30 @@ import (
 // errClosed answers calls made after Close.
 var errClosed = fmt.Errorf("sqlite store: %w: closed", lethe.ErrUnavailable)
 
-// write runs fn in one transaction on the writer connection. The
-// transaction begins IMMEDIATE (see dsn), so it holds the write lock from
-// its first statement and a read-then-write inside fn cannot fail half-way
-// with SQLITE_BUSY. Errors are mapped with mapErr.
+// write runs fn in one transaction on the main file's writer connection
+// (see file.write).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	if s.isClosed() {
 		return errClosed
 	}
-	tx, err := s.writer.BeginTx(ctx, nil)
+	return s.file.write(ctx, fn)
+}
+
+// writeLazy is write without waiting for the disk flush (see
+// file.writeLazy).
+func (s *Store) writeLazy(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.isClosed() {
+		return errClosed
+	}
+	return s.file.writeLazy(ctx, fn)
+}
+
+// write runs fn in one transaction on the writer connection. The
+// transaction begins IMMEDIATE (see dsn), so it holds the write lock from
+// its first statement and a read-then-write inside fn cannot fail half-way
+// with SQLITE_BUSY. Errors are mapped with mapErr.
+func (f *file) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	tx, err := f.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -39,11 +54,8 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // covers every frame before it. The writer goes back to FULL before it
 // serves anyone else; if that fails, the connection is discarded and the
 // pool opens a new one with the DSN's synchronous=FULL.
-func (s *Store) writeLazy(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	if s.isClosed() {
-		return errClosed
-	}
-	conn, err := s.writer.Conn(ctx)
+func (f *file) writeLazy(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	conn, err := f.writer.Conn(ctx)
 	if err != nil {
 		return mapErr(err)
 	}
@@ -82,11 +94,16 @@ func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Ro
 	return s.reader.QueryRowContext(ctx, query, args...)
 }
 
-// query runs a query on the reader pool.
+// query runs a query on the main file's reader pool.
 func (s *Store) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
 	if s.isClosed() {
 		return nil, errClosed
 	}
-	rows, err := s.reader.QueryContext(ctx, query, args...)
+	return s.file.query(ctx, query, args...)
+}
+
+// query runs a query on the reader pool.
+func (f *file) query(ctx context.Context, query string, args ...any) (*sql.Rows, error) {
+	rows, err := f.reader.QueryContext(ctx, query, args...)
 	return rows, mapErr(err)
 }

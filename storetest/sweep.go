@@ -43,6 +43,20 @@ var sweepTests = map[string]func(*testing.T, Opener){
 			t.Fatalf("DueRecords before anything is due = %v, %v", ids(none), err)
 		}
 	},
+	"ApplyBatchRefusesManagerLogEntries": func(t *testing.T, open Opener) {
+		s := open(t)
+		ctx := t.Context()
+		r := record("a", "orders", "kept")
+		mustInsert(t, s, r)
+		err := s.ApplyBatch(ctx, &lethe.Batch{Deletes: []lethe.RecordRef{r.Ref()},
+			Audit: []*lethe.AuditEntry{{Tenant: "a", Log: lethe.LogManager, Time: t0, Actor: "sweeper", Event: "sweep"}}})
+		if !errors.Is(err, lethe.ErrInvalid) {
+			t.Fatalf("ApplyBatch with a manager-log entry: %v, want ErrInvalid", err)
+		}
+		if _, err := s.Record(ctx, r.Ref()); err != nil {
+			t.Fatalf("the refused batch deleted its record: %v", err)
+		}
+	},
 	"ApplyBatchIsAtomic": func(t *testing.T, open Opener) {
 		s := open(t)
 		ctx := t.Context()

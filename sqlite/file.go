@@ -1,0 +1,98 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"strconv"
+	"time"
+)
+
+// file is one SQLite database file: a single writer connection, a pool of
+// read-only ones, and the hot statements prepared on each.
+type file struct {
+	path   string
+	writer *sql.DB   // one connection: every write goes through it
+	reader *sql.DB   // read-only pool
+	whot   *prepared // the writer's hot statements (see prepared)
+	rhot   *prepared // the readers'
+}
+
+// schema is what a file holds: its migrations and the statements worth
+// preparing once.
+type schema struct {
+	migrations string   // folder of the embedded migrations
+	whot, rhot []string // hot statements of the writer and the readers
+}
+
+var (
+	mainSchema = schema{migrations: "migrations",
+		whot: []string{qAuditHead, qAuditInsert, qAuditHeadPut},
+		rhot: []string{qRecord, qRecordSubjects}}
+	managerLogSchema = schema{migrations: "migrations_manager_log",
+		whot: []string{qAuditHead, qAuditInsert, qAuditHeadPut}}
+)
+
+// openFile opens or creates the database file at path with its schema.
+func openFile(ctx context.Context, path string, busyTimeout time.Duration, readConns int, sc schema) (f *file, err error) {
+	busy := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
+	f = &file{path: path}
+	defer func() {
+		if err != nil {
+			f.close()
+		}
+	}()
+	f.writer, err = sql.Open("sqlite", dsn(path, []string{
+		"journal_mode(WAL)",
+		"busy_timeout(" + busy + ")",
+		// FULL on every commit: a confirmed erasure must survive power
+		// loss; group commit amortizes the fsync.
+		"synchronous(FULL)",
+		"secure_delete(ON)",
+		"foreign_keys(ON)",
+	}, true))
+	if err != nil {
+		return f, err
+	}
+	f.writer.SetMaxOpenConns(1)
+	f.writer.SetMaxIdleConns(1)
+	f.writer.SetConnMaxLifetime(0)
+	f.writer.SetConnMaxIdleTime(0)
+	if err := migrate(ctx, f.writer, sc.migrations); err != nil {
+		return f, mapErr(err)
+	}
+
+	// The reader pool opens after the writer has switched the file to WAL:
+	// a query_only connection could not do that itself.
+	f.reader, err = sql.Open("sqlite", dsn(path, []string{
+		"busy_timeout(" + busy + ")",
+		"foreign_keys(ON)",
+		"query_only(1)",
+	}, false))
+	if err != nil {
+		return f, err
+	}
+	f.reader.SetMaxOpenConns(readConns)
+	f.reader.SetMaxIdleConns(readConns)
+	if err := f.reader.PingContext(ctx); err != nil {
+		return f, mapErr(err)
+	}
+	if f.whot, err = prepare(ctx, f.writer, sc.whot...); err != nil {
+		return f, mapErr(err)
+	}
+	if f.rhot, err = prepare(ctx, f.reader, sc.rhot...); err != nil {
+		return f, mapErr(err)
+	}
+	return f, nil
+}
+
+// close closes the statements and connections that are open.
+func (f *file) close() error {
+	errs := []error{f.rhot.close(), f.whot.close()}
+	for _, db := range []*sql.DB{f.reader, f.writer} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
