@@ -185,13 +185,17 @@ func TestAudit_EachEventKindAppearsWithItsFields(t *testing.T) {
 func TestAudit_ReadFailsWhenItsEntryCannotBeWritten(t *testing.T) {
 	e := audNewEnv(t, engine.Config{})
 	d := e.audPut("closed@example.org")
-	db, err := sql.Open("sqlite", filepath.Join(e.dir, "lethe.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
-	if _, err := db.Exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit storage broken'); END`); err != nil {
-		t.Fatal(err)
+	// Both files: reads log to the manager log's, deletions to the main.
+	main := filepath.Join(e.dir, "lethe.db")
+	for _, path := range []string{main, sqlite.ManagerLogPath(main)} {
+		db, err := sql.Open("sqlite", path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer db.Close()
+		if _, err := db.Exec(`CREATE TRIGGER audit_broken BEFORE INSERT ON audit BEGIN SELECT RAISE(ABORT, 'audit storage broken'); END`); err != nil {
+			t.Fatal(err)
+		}
 	}
 	ref := lethe.RecordRef{Tenant: "shop", Collection: "runtime_log", ID: d.ID}
 	got, err := e.eng.Get(e.ctx, ref)

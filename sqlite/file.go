@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"strconv"
+	"sync/atomic"
 	"time"
 )
 
@@ -16,6 +17,9 @@ type file struct {
 	reader *sql.DB   // read-only pool
 	whot   *prepared // the writer's hot statements (see prepared)
 	rhot   *prepared // the readers'
+
+	flushed atomic.Int64 // unix nanoseconds of the last flushed commit (see maxUnflushed)
+	flushes atomic.Int64 // flushed commits so far
 }
 
 // schema is what a file holds: its migrations and the statements worth
@@ -37,6 +41,7 @@ var (
 func openFile(ctx context.Context, path string, busyTimeout time.Duration, readConns int, sc schema) (f *file, err error) {
 	busy := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
 	f = &file{path: path}
+	f.flushed.Store(time.Now().UnixNano())
 	defer func() {
 		if err != nil {
 			f.close()

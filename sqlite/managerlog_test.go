@@ -4,6 +4,7 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -147,5 +148,35 @@ func TestManagerLog_MovedOutOfAnOlderMainFile(t *testing.T) {
 	next := &lethe.AuditEntry{Tenant: "t1", Log: lethe.LogManager, Actor: "a", Event: "record.read"}
 	if err := s.AppendAuditLazy(ctx, []*lethe.AuditEntry{next}, signTest); err != nil || next.Seq != 3 || !slices.Equal(next.Prev, es[1].Hash) {
 		t.Fatalf("append after the move: seq %d, %v", next.Seq, err)
+	}
+}
+
+func TestWriteLazy_FlushesWhenTheLastFlushIsASecondOld(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	f := s.managerLog
+	appendRead := func() {
+		t.Helper()
+		e := &lethe.AuditEntry{Tenant: "t1", Log: lethe.LogManager, Actor: "a", Event: "record.read"}
+		if err := s.AppendAuditLazy(ctx, []*lethe.AuditEntry{e}, signTest); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, tc := range []struct {
+		name      string
+		lastFlush time.Duration // ago
+		flushed   bool
+	}{
+		{"just flushed", 0, false},
+		{"flushed half a second ago", maxUnflushed / 2, false},
+		{"flushed a second ago", maxUnflushed, true},
+		{"never since open, long ago", time.Hour, true},
+	} {
+		f.flushed.Store(time.Now().Add(-tc.lastFlush).UnixNano())
+		before := f.flushes.Load()
+		appendRead()
+		if got := f.flushes.Load() > before; got != tc.flushed {
+			t.Errorf("%s: lazy commit flushed = %v, want %v", tc.name, got, tc.flushed)
+		}
 	}
 }

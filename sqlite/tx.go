@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -43,8 +44,21 @@ func (f *file) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 		tx.Rollback()
 		return mapErr(err)
 	}
-	return mapErr(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return mapErr(err)
+	}
+	f.flushed.Store(time.Now().UnixNano())
+	f.flushes.Add(1)
+	return nil
 }
+
+// maxUnflushed bounds how long lazy commits stay unflushed: a lazy commit
+// made when the file's last flushed commit is older than this is flushed
+// itself. In the main file erasures flush often anyway; in the manager
+// log's file nothing else would, and a power cut could take every read
+// entry since the last automatic checkpoint. With the bound it takes at
+// most about a second of them.
+const maxUnflushed = time.Second
 
 // writeLazy runs fn like write, but commits with synchronous=NORMAL: in
 // WAL mode the commit is appended to the log without an fsync. A process
@@ -55,6 +69,9 @@ func (f *file) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 // serves anyone else; if that fails, the connection is discarded and the
 // pool opens a new one with the DSN's synchronous=FULL.
 func (f *file) writeLazy(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
+	if time.Since(time.Unix(0, f.flushed.Load())) >= maxUnflushed {
+		return f.write(ctx, fn)
+	}
 	conn, err := f.writer.Conn(ctx)
 	if err != nil {
 		return mapErr(err)

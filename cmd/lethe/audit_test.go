@@ -14,6 +14,7 @@ import (
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/engine"
+	"github.com/lethe-privacy/lethe/sqlite"
 )
 
 // auditFixture makes a data folder whose shop/manager chain has six
@@ -49,10 +50,11 @@ func auditFixture(t *testing.T) string {
 	return df.dir
 }
 
-// auditSQL runs statements on the fixture's database behind Lethe's back.
+// auditSQL runs statements on the fixture's manager log file behind
+// Lethe's back.
 func auditSQL(t *testing.T, dir string, stmts ...string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(dir, "lethe.db"))
+	db, err := sql.Open("sqlite", sqlite.ManagerLogPath(filepath.Join(dir, "lethe.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +80,7 @@ const mgr = "tenant = 'shop' AND log = 'manager'"
 // as someone who knows the format but not the keys would.
 func forgeNext(t *testing.T, dir string) {
 	t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(dir, "lethe.db"))
+	db, err := sql.Open("sqlite", sqlite.ManagerLogPath(filepath.Join(dir, "lethe.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
