@@ -9,6 +9,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -244,7 +245,12 @@ func TestAudit_NoPIIInTheClearInTheDatabaseFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.close()
-	files, _ := filepath.Glob(filepath.Join(e.dir, "lethe.db*"))
+	// Both databases (the manager log has a file of its own) and their
+	// logs.
+	files, _ := filepath.Glob(filepath.Join(e.dir, "lethe*.db*"))
+	if !slices.Contains(files, sqlite.ManagerLogPath(filepath.Join(e.dir, "lethe.db"))) {
+		t.Fatalf("scanning %v: the manager log's file is not among them", files)
+	}
 	for _, f := range files {
 		b, err := os.ReadFile(f)
 		if err != nil {

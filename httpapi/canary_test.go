@@ -419,11 +419,17 @@ func canaryOpenSealed(t *testing.T, dir string, kek *keyring.FileKEK, tenant str
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(dir, "lethe.db")+"?mode=ro&_pragma=busy_timeout(5000)")
-	if err != nil {
-		t.Fatal(err)
+	openRO := func(path string) *sql.DB {
+		db, err := sql.Open("sqlite", "file:"+path+"?mode=ro&_pragma=busy_timeout(5000)")
+		if err != nil {
+			t.Fatal(err)
+		}
+		return db
 	}
+	db := openRO(filepath.Join(dir, "lethe.db"))
 	defer db.Close()
+	mlog := openRO(sqlite.ManagerLogPath(filepath.Join(dir, "lethe.db")))
+	defer mlog.Close()
 	check := func(what string, env []byte, ad keyring.AD) {
 		pt, err := keys.Open(env, ad)
 		if err != nil {
@@ -436,7 +442,7 @@ func canaryOpenSealed(t *testing.T, dir string, kek *keyring.FileKEK, tenant str
 			report("%s decrypts to a canary: %.200q", what, pt)
 		}
 	}
-	query := func(q string, scan func(*sql.Rows) error) {
+	query := func(db *sql.DB, q string, scan func(*sql.Rows) error) {
 		rows, err := db.QueryContext(ctx, q, tenant)
 		if err != nil {
 			t.Fatal(err)
@@ -451,7 +457,7 @@ func canaryOpenSealed(t *testing.T, dir string, kek *keyring.FileKEK, tenant str
 			t.Fatal(err)
 		}
 	}
-	query(`SELECT collection, id, sealed FROM records WHERE tenant = ? AND sealed IS NOT NULL`, func(rows *sql.Rows) error {
+	query(db, `SELECT collection, id, sealed FROM records WHERE tenant = ? AND sealed IS NOT NULL`, func(rows *sql.Rows) error {
 		var coll, id string
 		var blob []byte
 		if err := rows.Scan(&coll, &id, &blob); err != nil {
@@ -470,7 +476,7 @@ func canaryOpenSealed(t *testing.T, dir string, kek *keyring.FileKEK, tenant str
 	// The engine's export chunk and audit bindings (engine/export.go,
 	// engine/audit.go); a change there shows here as values that do not
 	// open.
-	query(`SELECT e.request, e.idx, e.body FROM request_exports e JOIN requests r ON r.id = e.request WHERE r.tenant = ?`, func(rows *sql.Rows) error {
+	query(db, `SELECT e.request, e.idx, e.body FROM request_exports e JOIN requests r ON r.id = e.request WHERE r.tenant = ?`, func(rows *sql.Rows) error {
 		var req string
 		var idx int
 		var body []byte
@@ -480,7 +486,7 @@ func canaryOpenSealed(t *testing.T, dir string, kek *keyring.FileKEK, tenant str
 		check(fmt.Sprintf("export %s chunk %d", req, idx), body, keyring.AD{Tenant: tenant, Collection: "_request_export", Record: req, Field: fmt.Sprint(idx)})
 		return nil
 	})
-	query(`SELECT log, seq, data FROM audit WHERE tenant = ? AND data IS NOT NULL`, func(rows *sql.Rows) error {
+	auditParts := func(rows *sql.Rows) error {
 		var log string
 		var seq int64
 		var data string
@@ -503,6 +509,10 @@ func canaryOpenSealed(t *testing.T, dir string, kek *keyring.FileKEK, tenant str
 		}
 		check(fmt.Sprintf("audit %s entry %d", log, seq), env, keyring.AD{Tenant: tenant, Collection: "_audit", Record: log, Field: "sealed"})
 		return nil
-	})
+	}
+	// Both files: the manager log (reads) lives in its own.
+	for _, db := range []*sql.DB{db, mlog} {
+		query(db, `SELECT log, seq, data FROM audit WHERE tenant = ? AND data IS NOT NULL`, auditParts)
+	}
 	return opened, hits
 }

@@ -42,7 +42,7 @@ type Options struct {
 // (see ManagerLogPath).
 type Store struct {
 	*file            // the main database file
-	managerLog *file // the manager log: reads of PII (ADR 0009)
+	managerLog *file // the manager log: reads of PII (ADR 0008)
 	now        func() time.Time
 
 	// Group commit of InsertRecords (see insert.go).
