@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,8 +31,8 @@ type Batcher[T any] struct {
 	commit   func(context.Context, []T) error
 	check    func(T) error // nil: every item is accepted
 	maxBatch int
+	yield    bool
 	delay    time.Duration
-	siblings int
 
 	mu     sync.RWMutex // guards closed against sends on calls
 	closed bool
@@ -65,14 +66,15 @@ type call[T any] struct {
 type BatchOptions struct {
 	// MaxBatch is the most items one commit takes (1000 when <= 0).
 	MaxBatch int
-	// Delay and Siblings make a busy batcher wait for more items before
-	// it commits: once a batch holds Siblings calls, it keeps gathering
-	// for Delay (or until it is full). A lone caller, or a few, is
-	// committed at once and never waits; under load commits become fewer
-	// and fuller, as PostgreSQL's commit_delay and commit_siblings make
-	// its WAL flushes. Zero Delay: commit whatever is waiting, at once.
-	Delay    time.Duration
-	Siblings int
+	// Yield makes the batcher step aside (runtime.Gosched) before it
+	// commits, and gather again, for as long as that brings more callers
+	// and at most Delay. When every caller already waits, nothing else
+	// runs and the commit starts at once; when the processors are busy
+	// with callers on their way, it starts after they arrived. The wait
+	// thus grows with the load by itself, without a timer that would
+	// also delay a few callers that all wait already.
+	Yield bool
+	Delay time.Duration
 }
 
 // NewBatcher starts a batcher that hands its batches to commit. Close
@@ -99,7 +101,7 @@ func newBatcher[T any](commit func(context.Context, []T) error, check func(T) er
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1000
 	}
-	b := &Batcher[T]{commit: commit, check: check, maxBatch: opts.MaxBatch, delay: opts.Delay, siblings: max(opts.Siblings, 1),
+	b := &Batcher[T]{commit: commit, check: check, maxBatch: opts.MaxBatch, yield: opts.Yield, delay: opts.Delay,
 		calls: make(chan *call[T], 4096), done: make(chan struct{})}
 	go b.loop()
 	return b
@@ -141,40 +143,46 @@ func (b *Batcher[T]) Append(ctx context.Context, items ...T) error {
 	}
 }
 
+// idleRounds is how many times in a row stepping aside may bring no new
+// caller before the batcher commits: a caller on its way may need a few
+// turns of the scheduler to arrive.
+const idleRounds = 3
+
 // loop takes the first waiting call, gathers whatever else is waiting up
-// to maxBatch items (lingering for more when the batch is busy, see
+// to maxBatch items (yielding for more when the batch is busy, see
 // BatchOptions), and commits them together.
 func (b *Batcher[T]) loop() {
 	defer close(b.done)
 	for first := range b.calls {
 		batch := []*call[T]{first}
 		n := len(first.items)
-		var linger <-chan time.Time // nil until the batch is busy enough
-	gather:
-		for n < b.maxBatch {
-			if linger == nil && b.delay > 0 && len(batch) >= b.siblings {
-				linger = time.After(b.delay)
-			}
-			var c *call[T]
-			var ok bool
-			if linger == nil {
+		start := time.Now()
+		for idle := 0; ; {
+			before := len(batch)
+		gather:
+			for n < b.maxBatch {
 				select {
-				case c, ok = <-b.calls:
+				case c, ok := <-b.calls:
+					if !ok {
+						break gather
+					}
+					batch = append(batch, c)
+					n += len(c.items)
 				default:
 					break gather
 				}
+			}
+			// Let the callers that are running catch up, as long as that
+			// brings more of them and the wait stays short.
+			if len(batch) == before {
+				idle++
 			} else {
-				select {
-				case c, ok = <-b.calls:
-				case <-linger:
-					break gather
-				}
+				idle = 0
 			}
-			if !ok {
-				break gather
+			if !b.yield || n >= b.maxBatch || idle > idleRounds || time.Since(start) >= b.delay {
+				break
 			}
-			batch = append(batch, c)
-			n += len(c.items)
+			runtime.Gosched()
 		}
 		b.run(batch, n)
 	}

@@ -32,12 +32,12 @@ type auditor struct {
 }
 
 // DefaultLazyAudit is how reads and authentication passes are
-// committed: when four callers are already waiting, the commit waits a
-// millisecond more for others. Under load that makes commits several
-// times fuller, and fewer commits are what audited reads gain most from
-// (each one costs a transaction and empties the readers' page caches,
-// BENCHMARKS.md "Audited reads"); a lone caller never waits.
-var DefaultLazyAudit = audit.BatchOptions{Delay: time.Millisecond, Siblings: 4}
+// committed: before each commit the batcher steps aside for callers that
+// are running, as long as that brings more of them, for at most 2 ms.
+// Commits then grow with the load (fewer commits are what audited reads
+// gain most from, BENCHMARKS.md "Audited reads"), and callers that all
+// wait already are committed at once.
+var DefaultLazyAudit = audit.BatchOptions{Yield: true, Delay: 2 * time.Millisecond}
 
 // initAudit wraps the store so that every audit entry the engine writes,
 // whichever path it takes, ends up under a signed chain head.

@@ -42,7 +42,7 @@ type Config struct {
 	// periods: the defaults, runtime 7d, manager 180d, security 365d).
 	AuditRetention audit.Retention
 	// LazyAudit shapes the commits of read and authentication entries
-	// (zero: DefaultLazyAudit; a negative Delay: never wait for more).
+	// (zero: DefaultLazyAudit).
 	LazyAudit audit.BatchOptions
 	// NoReadAudit turns off the manager-log entry for each read of
 	// decrypted PII (on by default; off only for measurements).
