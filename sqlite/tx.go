@@ -22,15 +22,6 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.file.write(ctx, fn)
 }
 
-// writeLazy is write without waiting for the disk flush (see
-// file.writeLazy).
-func (s *Store) writeLazy(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	if s.isClosed() {
-		return errClosed
-	}
-	return s.file.writeLazy(ctx, fn)
-}
-
 // write runs fn in one transaction on the writer connection. The
 // transaction begins IMMEDIATE (see dsn), so it holds the write lock from
 // its first statement and a read-then-write inside fn cannot fail half-way

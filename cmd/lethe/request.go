@@ -128,62 +128,49 @@ func printJob(w io.Writer, j *lethe.Request) error {
 }
 
 func requestShowCmd(env envFunc) *cobra.Command {
-	var (
-		df     dataFlags
-		tenant string
-	)
-	cmd := &cobra.Command{
-		Use:   "show ID --tenant T",
-		Short: "Show a request job's state, progress and counts",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := df.open(cmd.Context(), false, quietLog(cmd))
-			if err != nil {
-				return err
-			}
-			defer o.Close()
-			job, err := o.eng.Request(cmd.Context(), tenant, args[0])
-			if err != nil {
-				return err
-			}
-			return printJob(cmd.OutOrStdout(), job)
-		},
-	}
-	df.register(cmd, env)
-	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
-	cmd.MarkFlagRequired("tenant")
-	return cmd
+	return jobCmd(env, "show ID --tenant T", "Show a request job's state, progress and counts",
+		func(cmd *cobra.Command, job *lethe.Request) error { return printJob(cmd.OutOrStdout(), job) })
 }
 
 func requestReceiptCmd(env envFunc) *cobra.Command {
-	var (
-		df     dataFlags
-		tenant string
-		out    string
-	)
-	cmd := &cobra.Command{
-		Use:   "receipt ID --tenant T [-o FILE]",
-		Short: "Write a finished request's signed receipt",
-		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			o, err := df.open(cmd.Context(), false, quietLog(cmd))
-			if err != nil {
-				return err
-			}
-			defer o.Close()
-			job, err := o.eng.Request(cmd.Context(), tenant, args[0])
-			if err != nil {
-				return err
-			}
+	var out string
+	cmd := jobCmd(env, "receipt ID --tenant T [-o FILE]", "Write a finished request's signed receipt",
+		func(cmd *cobra.Command, job *lethe.Request) error {
 			if len(job.Receipt) == 0 {
 				return fmt.Errorf("request %s is %s: %w: a receipt exists once it is done", job.ID, job.State, lethe.ErrNotFound)
 			}
 			return writeOut(cmd, out, func(w io.Writer) error { _, err := w.Write(append(job.Receipt, '\n')); return err })
+		})
+	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default standard output)")
+	return cmd
+}
+
+// jobCmd builds a request subcommand that loads one request job (the ID
+// argument, of --tenant) and hands it to run.
+func jobCmd(env envFunc, use, short string, run func(*cobra.Command, *lethe.Request) error) *cobra.Command {
+	var (
+		df     dataFlags
+		tenant string
+	)
+	cmd := &cobra.Command{
+		Use:   use,
+		Short: short,
+		Args:  cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			o, err := df.open(cmd.Context(), false, quietLog(cmd))
+			if err != nil {
+				return err
+			}
+			defer o.Close()
+			job, err := o.eng.Request(cmd.Context(), tenant, args[0])
+			if err != nil {
+				return err
+			}
+			return run(cmd, job)
 		},
 	}
 	df.register(cmd, env)
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
-	cmd.Flags().StringVarP(&out, "output", "o", "", "file to write (default standard output)")
 	cmd.MarkFlagRequired("tenant")
 	return cmd
 }

@@ -94,49 +94,21 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		return err
 	}
 	sweepCtx, stopSweeps := context.WithCancel(ctx)
-	ckptDone := make(chan struct{})
-	go func() {
-		defer close(ckptDone)
-		if ckpt == 0 {
-			return
+	ckptDone := every(sweepCtx, ckpt, func(ctx context.Context) {
+		if _, err := o.eng.CheckpointAudit(ctx); err != nil && ctx.Err() == nil {
+			log.Error("audit checkpoint failed", "err", err)
 		}
-		t := time.NewTicker(ckpt)
-		defer t.Stop()
-		for {
-			select {
-			case <-sweepCtx.Done():
-				return
-			case <-t.C:
-				if _, err := o.eng.CheckpointAudit(sweepCtx); err != nil && sweepCtx.Err() == nil {
-					log.Error("audit checkpoint failed", "err", err)
-				}
-			}
+	})
+	sweeperDone := every(sweepCtx, interval, func(ctx context.Context) {
+		res, err := o.eng.Sweep(ctx)
+		api.Metrics().ObserveSweep(res, err)
+		switch {
+		case err != nil && ctx.Err() == nil:
+			log.Error("sweep failed", "err", err)
+		case err == nil && res.Deleted+res.Anonymized > 0:
+			log.Info("sweep", "deleted", res.Deleted, "anonymized", res.Anonymized, "took", res.Finished.Sub(res.Started))
 		}
-	}()
-	sweeperDone := make(chan struct{})
-	go func() {
-		defer close(sweeperDone)
-		if interval == 0 {
-			return
-		}
-		t := time.NewTicker(interval)
-		defer t.Stop()
-		for {
-			select {
-			case <-sweepCtx.Done():
-				return
-			case <-t.C:
-				res, err := o.eng.Sweep(sweepCtx)
-				api.Metrics().ObserveSweep(res, err)
-				switch {
-				case err != nil && sweepCtx.Err() == nil:
-					log.Error("sweep failed", "err", err)
-				case err == nil && res.Deleted+res.Anonymized > 0:
-					log.Info("sweep", "deleted", res.Deleted, "anonymized", res.Anonymized, "took", res.Finished.Sub(res.Started))
-				}
-			}
-		}
-	}()
+	})
 	log.Info("lethe serving", "addr", ln.Addr().String(), "data", df.where(), "sweep_interval", interval)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
@@ -159,4 +131,28 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		err = errors.Join(err, aerr)
 	}
 	return err
+}
+
+// every runs fn every interval until ctx ends, in a goroutine of its own;
+// the channel it returns closes when that goroutine is done (at once when
+// interval is 0: the work is switched off).
+func every(ctx context.Context, interval time.Duration, fn func(context.Context)) <-chan struct{} {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		if interval == 0 {
+			return
+		}
+		t := time.NewTicker(interval)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				fn(ctx)
+			}
+		}
+	}()
+	return done
 }
