@@ -7,7 +7,10 @@
 // which makes "database is locked" between Lethe's own writers impossible;
 // reads use a separate pool of read-only connections and never wait for the
 // writer. Inserts from concurrent callers are group-committed: one
-// transaction and one fsync for many callers.
+// transaction and one fsync for many callers. The manager log (every read
+// of PII) lives in a second file with its own writer and readers (see
+// ManagerLogPath), so that logging reads leaves the record readers' page
+// caches alone.
 package sqlite
 
 import (
