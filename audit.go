@@ -65,3 +65,35 @@ type AuditQuery struct {
 	AfterSeq int64
 	Limit    int
 }
+
+// ChainHeads returns, for each chain that entries extend, its newest
+// entry (highest Seq), in the order each chain first appears. After an
+// append these are the chains' new heads, to be signed.
+func ChainHeads(entries []*AuditEntry) []*AuditEntry {
+	type chain struct {
+		tenant string
+		log    Log
+	}
+	at := make(map[chain]int)
+	var heads []*AuditEntry
+	for _, e := range entries {
+		if e == nil {
+			continue
+		}
+		k := chain{e.Tenant, e.Log}
+		i, ok := at[k]
+		switch {
+		case !ok:
+			at[k] = len(heads)
+			heads = append(heads, e)
+		case e.Seq > heads[i].Seq:
+			heads[i] = e
+		}
+	}
+	return heads
+}
+
+// Head is the (unsigned) checkpoint that names e as its chain's head.
+func (e *AuditEntry) Head() *Checkpoint {
+	return &Checkpoint{Tenant: e.Tenant, Log: e.Log, Seq: e.Seq, Hash: e.Hash, Time: e.Time}
+}

@@ -135,14 +135,7 @@ func (e *Engine) commitAudit(ctx context.Context, entries []*lethe.AuditEntry,
 // append to the chain signs a head that covers these entries, and until
 // then "lethe audit verify" reports them as not covered.
 func (e *Engine) signHeads(ctx context.Context, entries []*lethe.AuditEntry) {
-	last := map[[2]string]*lethe.AuditEntry{}
-	for _, en := range entries {
-		k := [2]string{en.Tenant, string(en.Log)}
-		if cur := last[k]; cur == nil || en.Seq > cur.Seq {
-			last[k] = en
-		}
-	}
-	for _, en := range last {
+	for _, en := range lethe.ChainHeads(entries) {
 		if err := e.signHead(ctx, en); err != nil {
 			e.log.Error("audit: sign chain head", "tenant", en.Tenant, "log", en.Log, "seq", en.Seq, "err", err)
 		}
@@ -154,7 +147,7 @@ func (e *Engine) signHead(ctx context.Context, en *lethe.AuditEntry) error {
 	if err != nil {
 		return err
 	}
-	cp := &lethe.Checkpoint{Tenant: en.Tenant, Log: en.Log, Seq: en.Seq, Hash: en.Hash, Time: en.Time}
+	cp := en.Head()
 	audit.Sign(s, cp)
 	return e.aud.raw.SetAuditHead(ctx, cp)
 }

@@ -43,19 +43,9 @@ func (s *Store) appendAuditSigned(ctx context.Context, entries []*lethe.AuditEnt
 		if err := s.appendAudit(ctx, tx, entries); err != nil {
 			return err
 		}
-		last := make(map[chainKey]*lethe.AuditEntry)
-		var order []chainKey
-		for _, e := range entries {
-			k := chainKey{e.Tenant, e.Log}
-			if _, ok := last[k]; !ok {
-				order = append(order, k)
-			}
-			last[k] = e
-		}
 		b := &pgx.Batch{}
-		for _, k := range order {
-			e := last[k]
-			cp := &lethe.Checkpoint{Tenant: e.Tenant, Log: e.Log, Seq: e.Seq, Hash: e.Hash, Time: e.Time}
+		for _, e := range lethe.ChainHeads(entries) {
+			cp := e.Head()
 			if err := sign(cp); err != nil {
 				return fmt.Errorf("sign head of %s/%s: %w", e.Tenant, e.Log, err)
 			}

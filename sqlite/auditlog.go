@@ -47,18 +47,8 @@ func (s *Store) appendSigned(p *stmts, entries []*lethe.AuditEntry, sign func(*l
 	if err := s.appendAudit(p, entries); err != nil {
 		return err
 	}
-	heads := make(map[chainKey]*lethe.AuditEntry)
-	var order []chainKey
-	for _, e := range entries {
-		k := chainKey{e.Tenant, e.Log}
-		if _, ok := heads[k]; !ok {
-			order = append(order, k)
-		}
-		heads[k] = e
-	}
-	for _, k := range order {
-		e := heads[k]
-		cp := &lethe.Checkpoint{Tenant: e.Tenant, Log: e.Log, Seq: e.Seq, Hash: e.Hash, Time: e.Time}
+	for _, e := range lethe.ChainHeads(entries) {
+		cp := e.Head()
 		if err := sign(cp); err != nil {
 			return fmt.Errorf("sign head of %s/%s: %w", e.Tenant, e.Log, err)
 		}

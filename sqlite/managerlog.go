@@ -63,14 +63,17 @@ func (s *Store) eachFile(entries []*lethe.AuditEntry, fn func(*file, []*lethe.Au
 // rows already there and the main file lets go of its rows only after the
 // copy committed, so a crash in between just copies again at the next
 // start.
+//
+// Whether there is anything to move is read from audit_heads, one row per
+// chain, rather than counted in the audit table, which would mean a scan
+// at every start: every manager-log append signed its chain's head in its
+// own transaction, so manager rows without a manager head do not occur.
 func (s *Store) moveManagerLog(ctx context.Context) error {
 	const tables = 3
-	var left int
-	err := s.file.writer.QueryRowContext(ctx, `SELECT
-		(SELECT COUNT(*) FROM audit WHERE log = 'manager') +
-		(SELECT COUNT(*) FROM audit_heads WHERE log = 'manager') +
-		(SELECT COUNT(*) FROM audit_checkpoints WHERE log = 'manager')`).Scan(&left)
-	if err != nil || left == 0 {
+	var found bool
+	err := s.file.writer.QueryRowContext(ctx,
+		"SELECT EXISTS (SELECT 1 FROM audit_heads WHERE log = 'manager')").Scan(&found)
+	if err != nil || !found {
 		return mapErr(err)
 	}
 	conn, err := s.managerLog.writer.Conn(ctx)
