@@ -18,6 +18,7 @@ type file struct {
 	whot   *prepared // the writer's hot statements (see prepared)
 	rhot   *prepared // the readers'
 
+	lazy    bool         // commits are lazy unless they ask for a flush (see schema.lazy)
 	flushed atomic.Int64 // unix nanoseconds of the last flushed commit (see maxUnflushed)
 	flushes atomic.Int64 // flushed commits so far
 }
@@ -27,6 +28,11 @@ type file struct {
 type schema struct {
 	migrations string   // folder of the embedded migrations
 	whot, rhot []string // hot statements of the writer and the readers
+	// lazy opens the writer with synchronous=NORMAL rather than FULL: for
+	// a file whose commits are nearly all lazy (the manager log's, read
+	// entries), a commit then needs no pragma before and after it; the
+	// rare flushed one switches to FULL for itself (see file.commit).
+	lazy bool
 }
 
 var (
@@ -34,13 +40,14 @@ var (
 		whot: []string{qAuditHead, qAuditInsert, qAuditHeadPut},
 		rhot: []string{qRecord, qRecordSubjects}}
 	managerLogSchema = schema{migrations: "migrations_manager_log",
-		whot: []string{qAuditHead, qAuditInsert, qAuditHeadPut}}
+		whot: []string{qAuditHead, qAuditInsert, qAuditHeadPut}, lazy: true}
 )
 
 // openFile opens or creates the database file at path with its schema.
 func openFile(ctx context.Context, path string, busyTimeout time.Duration, readConns int, sc schema) (f *file, err error) {
 	busy := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
-	f = &file{path: path}
+	f = &file{path: path, lazy: sc.lazy}
+	sync := syncLevel(!sc.lazy)
 	f.flushed.Store(time.Now().UnixNano())
 	defer func() {
 		if err != nil {
@@ -50,9 +57,9 @@ func openFile(ctx context.Context, path string, busyTimeout time.Duration, readC
 	f.writer, err = sql.Open("sqlite", dsn(path, []string{
 		"journal_mode(WAL)",
 		"busy_timeout(" + busy + ")",
-		// FULL on every commit: a confirmed erasure must survive power
-		// loss; group commit amortizes the fsync.
-		"synchronous(FULL)",
+		// FULL on every commit of the main file: a confirmed erasure
+		// must survive power loss; group commit amortizes the fsync.
+		"synchronous(" + sync + ")",
 		"secure_delete(ON)",
 		"foreign_keys(ON)",
 	}, true))

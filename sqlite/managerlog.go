@@ -81,6 +81,11 @@ func (s *Store) moveManagerLog(ctx context.Context) error {
 		return mapErr(err)
 	}
 	defer conn.Close()
+	// The copy is flushed before the main file lets go of its rows.
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=FULL"); err != nil {
+		return fmt.Errorf("move manager log: %w", mapErr(err))
+	}
+	defer s.managerLog.restoreSync(ctx, conn)
 	if _, err := conn.ExecContext(ctx, "ATTACH DATABASE ? AS old", s.file.path); err != nil {
 		return fmt.Errorf("move manager log: %w", mapErr(err))
 	}

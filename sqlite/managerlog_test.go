@@ -1,6 +1,8 @@
 package sqlite
 
 import (
+	"context"
+	"database/sql"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -177,6 +179,55 @@ func TestWriteLazy_FlushesWhenTheLastFlushIsASecondOld(t *testing.T) {
 		appendRead()
 		if got := f.flushes.Load() > before; got != tc.flushed {
 			t.Errorf("%s: lazy commit flushed = %v, want %v", tc.name, got, tc.flushed)
+		}
+	}
+}
+
+// Each file commits in its own kind without a pragma around it (the main
+// file flushed, the manager log's lazily); a commit of the other kind sets
+// synchronous for itself and the writer is back at the file's setting
+// afterwards.
+func TestCommit_SetsSynchronousPerCommit(t *testing.T) {
+	s := openTemp(t)
+	ctx := t.Context()
+	level := func(db interface {
+		QueryRowContext(context.Context, string, ...any) *sql.Row
+	}) string {
+		t.Helper()
+		var v string
+		if err := db.QueryRowContext(ctx, "PRAGMA synchronous").Scan(&v); err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	const full, normal = "2", "1"
+	for _, tc := range []struct {
+		name        string
+		f           *file
+		flush       bool
+		in, after   string
+		flushCounts bool
+	}{
+		{"main file, flushed", s.file, true, full, full, true},
+		{"main file, lazy", s.file, false, normal, full, false},
+		{"manager log, lazy", s.managerLog, false, normal, normal, false},
+		{"manager log, flushed", s.managerLog, true, full, normal, true},
+	} {
+		before := tc.f.flushes.Load()
+		err := tc.f.commit(ctx, tc.flush, func(tx *sql.Tx) error {
+			if got := level(tx); got != tc.in {
+				t.Errorf("%s: synchronous in the transaction = %s, want %s", tc.name, got, tc.in)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := level(tc.f.writer); got != tc.after {
+			t.Errorf("%s: synchronous afterwards = %s, want %s", tc.name, got, tc.after)
+		}
+		if got := tc.f.flushes.Load() > before; got != tc.flushCounts {
+			t.Errorf("%s: counted as flushed = %v, want %v", tc.name, got, tc.flushCounts)
 		}
 	}
 }

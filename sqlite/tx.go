@@ -22,25 +22,13 @@ func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	return s.file.write(ctx, fn)
 }
 
-// write runs fn in one transaction on the writer connection. The
-// transaction begins IMMEDIATE (see dsn), so it holds the write lock from
-// its first statement and a read-then-write inside fn cannot fail half-way
-// with SQLITE_BUSY. Errors are mapped with mapErr.
+// write runs fn in one transaction on the writer connection and flushes
+// it (synchronous=FULL). The transaction begins IMMEDIATE (see dsn), so
+// it holds the write lock from its first statement and a read-then-write
+// inside fn cannot fail half-way with SQLITE_BUSY. Errors are mapped with
+// mapErr.
 func (f *file) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
-	tx, err := f.writer.BeginTx(ctx, nil)
-	if err != nil {
-		return mapErr(err)
-	}
-	if err := fn(tx); err != nil {
-		tx.Rollback()
-		return mapErr(err)
-	}
-	if err := tx.Commit(); err != nil {
-		return mapErr(err)
-	}
-	f.flushed.Store(time.Now().UnixNano())
-	f.flushes.Add(1)
-	return nil
+	return f.commit(ctx, true, fn)
 }
 
 // maxUnflushed bounds how long lazy commits stay unflushed: a lazy commit
@@ -56,38 +44,82 @@ const maxUnflushed = time.Second
 // crash keeps it (the operating system has the pages); a power cut may
 // lose it together with any later lazy commits, but never a commit that
 // a later synchronous one follows, since that one's fsync of the log
-// covers every frame before it. The writer goes back to FULL before it
-// serves anyone else; if that fails, the connection is discarded and the
-// pool opens a new one with the DSN's synchronous=FULL.
-func (f *file) writeLazy(ctx context.Context, fn func(tx *sql.Tx) error) (err error) {
-	if time.Since(time.Unix(0, f.flushed.Load())) >= maxUnflushed {
-		return f.write(ctx, fn)
+// covers every frame before it.
+func (f *file) writeLazy(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	flush := time.Since(time.Unix(0, f.flushed.Load())) >= maxUnflushed
+	return f.commit(ctx, flush, fn)
+}
+
+// commit runs fn in one transaction, flushed or not. A commit of the
+// file's own kind (see schema.lazy) runs as it is; one of the other kind
+// sets synchronous for itself on the writer connection and sets it back
+// before the connection serves anyone else. Should setting it back fail,
+// the connection is discarded and the pool opens a new one with the
+// DSN's setting.
+func (f *file) commit(ctx context.Context, flush bool, fn func(tx *sql.Tx) error) (err error) {
+	if flush != f.lazy {
+		tx, err := f.writer.BeginTx(ctx, nil)
+		if err != nil {
+			return mapErr(err)
+		}
+		if err := f.run(tx, flush, fn); err != nil {
+			return err
+		}
+		return nil
 	}
 	conn, err := f.writer.Conn(ctx)
 	if err != nil {
 		return mapErr(err)
 	}
 	defer func() {
-		if _, rerr := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous=FULL"); rerr != nil {
-			conn.Raw(func(any) error { return driver.ErrBadConn })
-			if err == nil {
-				err = fmt.Errorf("restore synchronous=FULL: %w", rerr)
-			}
+		if rerr := f.restoreSync(ctx, conn); rerr != nil && err == nil {
+			err = rerr
 		}
 		conn.Close()
 	}()
-	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous=NORMAL"); err != nil {
+	if _, err := conn.ExecContext(ctx, "PRAGMA synchronous="+syncLevel(flush)); err != nil {
 		return mapErr(err)
 	}
 	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return mapErr(err)
 	}
+	return f.run(tx, flush, fn)
+}
+
+// run runs fn in tx and commits, noting a flushed commit.
+func (f *file) run(tx *sql.Tx, flush bool, fn func(tx *sql.Tx) error) error {
 	if err := fn(tx); err != nil {
 		tx.Rollback()
 		return mapErr(err)
 	}
-	return mapErr(tx.Commit())
+	if err := tx.Commit(); err != nil {
+		return mapErr(err)
+	}
+	if flush {
+		f.flushed.Store(time.Now().UnixNano())
+		f.flushes.Add(1)
+	}
+	return nil
+}
+
+// restoreSync sets a writer connection back to the file's synchronous
+// setting; should that fail it discards the connection.
+func (f *file) restoreSync(ctx context.Context, conn *sql.Conn) error {
+	_, err := conn.ExecContext(context.WithoutCancel(ctx), "PRAGMA synchronous="+syncLevel(!f.lazy))
+	if err != nil {
+		conn.Raw(func(any) error { return driver.ErrBadConn })
+		return fmt.Errorf("restore synchronous=%s: %w", syncLevel(!f.lazy), err)
+	}
+	return nil
+}
+
+// syncLevel is the synchronous setting of a flushed commit or a lazy one.
+func syncLevel(flush bool) string {
+	if flush {
+		return "FULL"
+	}
+	return "NORMAL"
 }
 
 // isClosed reports whether Close has begun.
