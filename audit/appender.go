@@ -39,6 +39,9 @@ type Batcher[T any] struct {
 	calls  chan *call[T]
 	done   chan struct{}
 
+	expected atomic.Int64  // callers announced by Expect that have not arrived
+	wake     chan struct{} // Abandon's wake-up for a batch waiting on expected
+
 	commits atomic.Int64 // transactions run, retries included
 	items   atomic.Int64 // items committed
 }
@@ -50,11 +53,14 @@ type Appender = Batcher[*lethe.AuditEntry]
 type Stats struct {
 	Commits int64 // transactions, including failed ones and retries
 	Items   int64 // items committed (an Appender's: entries)
+	// Expected is how many callers are announced (Expect) and have not
+	// arrived or abandoned: zero whenever no caller is under way.
+	Expected int64
 }
 
 // Stats returns the counts so far.
 func (b *Batcher[T]) Stats() Stats {
-	return Stats{Commits: b.commits.Load(), Items: b.items.Load()}
+	return Stats{Commits: b.commits.Load(), Items: b.items.Load(), Expected: b.expected.Load()}
 }
 
 type call[T any] struct {
@@ -73,6 +79,9 @@ type BatchOptions struct {
 	// with callers on their way, it starts after they arrived. The wait
 	// thus grows with the load by itself, without a timer that would
 	// also delay a few callers that all wait already.
+	//
+	// Whatever Yield says, a batch also waits, at most Delay, for callers
+	// announced by Expect that have not arrived yet.
 	Yield bool
 	Delay time.Duration
 }
@@ -102,7 +111,7 @@ func newBatcher[T any](commit func(context.Context, []T) error, check func(T) er
 		opts.MaxBatch = 1000
 	}
 	b := &Batcher[T]{commit: commit, check: check, maxBatch: opts.MaxBatch, yield: opts.Yield, delay: opts.Delay,
-		calls: make(chan *call[T], 4096), done: make(chan struct{})}
+		calls: make(chan *call[T], 4096), done: make(chan struct{}), wake: make(chan struct{}, 1)}
 	go b.loop()
 	return b
 }
@@ -143,48 +152,109 @@ func (b *Batcher[T]) Append(ctx context.Context, items ...T) error {
 	}
 }
 
+// Expect announces a caller on its way: it will call Arrive and Append
+// shortly, or Abandon should it have nothing to append after all. Until
+// then a batch waits for it, at most Delay: under load many callers are
+// on their way at once, and one commit for all of them costs far less
+// than one for each few. When every announced caller has arrived, the
+// batch commits at once.
+//
+// This is the commit_siblings idea of PostgreSQL, counted exactly: a
+// batcher that only sees the callers already waiting cannot tell "all
+// there are" from "the first of many".
+func (b *Batcher[T]) Expect() { b.expected.Add(1) }
+
+// Arrive ends what Expect announced, right before the caller's Append
+// (which wakes the batcher).
+func (b *Batcher[T]) Arrive() { b.expected.Add(-1) }
+
+// Abandon ends what Expect announced for a caller that will not append
+// (its read failed, say), and wakes a batch waiting for it.
+func (b *Batcher[T]) Abandon() {
+	b.expected.Add(-1)
+	select {
+	case b.wake <- struct{}{}:
+	default: // a wake-up is pending already
+	}
+}
+
 // idleRounds is how many times in a row stepping aside may bring no new
 // caller before the batcher commits: a caller on its way may need a few
 // turns of the scheduler to arrive.
 const idleRounds = 3
 
 // loop takes the first waiting call, gathers whatever else is waiting up
-// to maxBatch items (yielding for more when the batch is busy, see
-// BatchOptions), and commits them together.
+// to maxBatch items, waits for callers on their way (announced ones, and
+// with Yield running ones, see BatchOptions), and commits them together.
 func (b *Batcher[T]) loop() {
 	defer close(b.done)
+	wait := time.NewTimer(time.Hour)
+	wait.Stop()
 	for first := range b.calls {
-		batch := []*call[T]{first}
-		n := len(first.items)
+		g := gathering[T]{batch: []*call[T]{first}, n: len(first.items), more: true}
 		start := time.Now()
-		for idle := 0; ; {
-			before := len(batch)
-		gather:
-			for n < b.maxBatch {
-				select {
-				case c, ok := <-b.calls:
-					if !ok {
-						break gather
-					}
-					batch = append(batch, c)
-					n += len(c.items)
-				default:
-					break gather
-				}
-			}
-			// Let the callers that are running catch up, as long as that
-			// brings more of them and the wait stays short.
-			if len(batch) == before {
+		for idle := 0; g.more; {
+			before := len(g.batch)
+			b.gather(&g)
+			if len(g.batch) == before {
 				idle++
 			} else {
 				idle = 0
 			}
-			if !b.yield || n >= b.maxBatch || idle > idleRounds || time.Since(start) >= b.delay {
+			left := b.delay - time.Since(start)
+			if g.n >= b.maxBatch || left <= 0 {
+				break
+			}
+			if b.expected.Load() > 0 {
+				// Announced callers: sleep until the next one arrives.
+				wait.Reset(left)
+				select {
+				case c, ok := <-b.calls:
+					g.add(c, ok)
+				case <-b.wake:
+				case <-wait.C:
+					g.more = false // waited long enough
+				}
+				wait.Stop()
+				continue
+			}
+			// Let the callers that are running catch up, as long as that
+			// brings more of them.
+			if !b.yield || idle > idleRounds {
 				break
 			}
 			runtime.Gosched()
 		}
-		b.run(batch, n)
+		b.run(g.batch, g.n)
+	}
+}
+
+// gathering is a batch being gathered.
+type gathering[T any] struct {
+	batch []*call[T]
+	n     int  // items in batch
+	more  bool // whether to gather more
+}
+
+// add adds a call received from the channel (ok false: it was closed).
+func (g *gathering[T]) add(c *call[T], ok bool) {
+	if !ok {
+		g.more = false
+		return
+	}
+	g.batch = append(g.batch, c)
+	g.n += len(c.items)
+}
+
+// gather takes the calls that wait already, up to maxBatch items.
+func (b *Batcher[T]) gather(g *gathering[T]) {
+	for g.more && g.n < b.maxBatch {
+		select {
+		case c, ok := <-b.calls:
+			g.add(c, ok)
+		default:
+			return
+		}
 	}
 }
 

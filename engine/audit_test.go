@@ -354,3 +354,61 @@ func TestAudit_SecurityLogTakesNoSealedData(t *testing.T) {
 		t.Fatalf("error %q does not name the log", err)
 	}
 }
+
+// Every audited read announces itself to the lazy batcher before it
+// touches the store (so that a commit waits for it) and ends the
+// announcement however it ends: arriving with its entry, or failing on
+// the way. A leak would hold every later commit for the batcher's delay.
+func TestAudit_ReadsEndTheirAnnouncementWhateverHappens(t *testing.T) {
+	e := audNewEnv(t, engine.Config{})
+	d := e.audPut("announced@example.org")
+	ref := lethe.RecordRef{Tenant: "shop", Collection: "runtime_log", ID: d.ID}
+	cancelled, cancel := context.WithCancel(e.ctx)
+	cancel()
+	for _, tc := range []struct {
+		name string
+		ok   bool
+		call func() error
+	}{
+		{"get", true, func() error { _, err := e.eng.Get(e.ctx, ref); return err }},
+		{"get of a missing record", false, func() error {
+			_, err := e.eng.Get(e.ctx, lethe.RecordRef{Tenant: "shop", Collection: "runtime_log", ID: "missing"})
+			return err
+		}},
+		{"get of an unknown collection", false, func() error {
+			_, err := e.eng.Get(e.ctx, lethe.RecordRef{Tenant: "shop", Collection: "nope", ID: d.ID})
+			return err
+		}},
+		{"get with its context cancelled", false, func() error { _, err := e.eng.Get(cancelled, ref); return err }},
+		{"subject lookup", true, func() error {
+			_, err := e.eng.FindSubject(e.ctx, "shop", map[string]string{"email": "announced@example.org"})
+			return err
+		}},
+		{"subject lookup with its context cancelled", false, func() error {
+			_, err := e.eng.FindSubject(cancelled, "shop", map[string]string{"email": "announced@example.org"})
+			return err
+		}},
+		{"patch", true, func() error {
+			_, err := e.eng.Patch(e.ctx, ref, map[string]any{"message": "patched"})
+			return err
+		}},
+		{"patch of a missing record", false, func() error {
+			_, err := e.eng.Patch(e.ctx, lethe.RecordRef{Tenant: "shop", Collection: "runtime_log", ID: "missing"},
+				map[string]any{"message": "patched"})
+			return err
+		}},
+	} {
+		before := e.eng.AuditStats().Lazy
+		err := tc.call()
+		if (err == nil) != tc.ok {
+			t.Fatalf("%s: err = %v, want ok %v", tc.name, err, tc.ok)
+		}
+		after := e.eng.AuditStats().Lazy
+		if after.Expected != 0 {
+			t.Errorf("%s: %d reads still announced after it returned", tc.name, after.Expected)
+		}
+		if logged := after.Items > before.Items; logged != tc.ok {
+			t.Errorf("%s: read logged = %v, want %v", tc.name, logged, tc.ok)
+		}
+	}
+}

@@ -43,6 +43,41 @@ type readKey struct {
 	tenant, actor, ip, event string
 }
 
+// pendingRead is a read on its way to logRead, announced to the lazy
+// batcher (audit.Batcher.Expect) so that a commit waits for it rather
+// than go without it. Start it before the read touches the store and
+// defer abandon: a read that fails before logRead withdraws, one that
+// reaches logRead arrives there.
+type pendingRead struct {
+	e    *Engine
+	done bool
+}
+
+// startRead announces a read that will be logged.
+func (e *Engine) startRead() pendingRead {
+	if !e.aud.reads {
+		return pendingRead{done: true}
+	}
+	e.aud.lazy.Expect()
+	return pendingRead{e: e}
+}
+
+// abandon withdraws the announcement unless the read arrived.
+func (p *pendingRead) abandon() {
+	if !p.done {
+		p.done = true
+		p.e.aud.lazy.Abandon()
+	}
+}
+
+// arrive ends the announcement as the read reaches the batcher.
+func (p *pendingRead) arrive() {
+	if !p.done {
+		p.done = true
+		p.e.aud.lazy.Arrive()
+	}
+}
+
 // logRead records in the manager log that the caller read decrypted PII:
 // which records and fields, from which address. Record ids, field names
 // and the address are sealed. It fails closed: the read answers its
@@ -55,7 +90,8 @@ type readKey struct {
 // the entry's time is the first read's. Per read, that saves an insert
 // into three B-trees, a hash and a seal, which is most of what auditing
 // a read costs (BENCHMARKS.md, "Audited reads").
-func (e *Engine) logRead(ctx context.Context, tenant, event string, read []*lethe.Record, extra map[string]any) error {
+func (e *Engine) logRead(ctx context.Context, p *pendingRead, tenant, event string, read []*lethe.Record, extra map[string]any) error {
+	p.arrive()
 	if !e.aud.reads {
 		return nil
 	}

@@ -134,6 +134,8 @@ func planInput(r *lethe.Record) retention.Input {
 
 // Get returns one record with its PII decrypted.
 func (e *Engine) Get(ctx context.Context, ref lethe.RecordRef) (*Doc, error) {
+	read := e.startRead()
+	defer read.abandon()
 	if _, _, err := e.collection(ctx, ref.Tenant, ref.Collection); err != nil {
 		return nil, err
 	}
@@ -145,7 +147,7 @@ func (e *Engine) Get(ctx context.Context, ref lethe.RecordRef) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := e.logRead(ctx, ref.Tenant, "record.read", []*lethe.Record{r}, nil); err != nil {
+	if err := e.logRead(ctx, &read, ref.Tenant, "record.read", []*lethe.Record{r}, nil); err != nil {
 		return nil, err
 	}
 	return d, nil
@@ -235,12 +237,16 @@ func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[strin
 	if err := e.store.UpdateRecord(ctx, r); err != nil {
 		return nil, err
 	}
+	// Announced only now: a commit of reads should not wait for the
+	// update's own commit.
+	read := e.startRead()
+	defer read.abandon()
 	d, err := e.doc(ctx, r)
 	if err != nil {
 		return nil, err
 	}
 	// The answer shows the whole record, PII included: a read.
-	if err := e.logRead(ctx, ref.Tenant, "record.read", []*lethe.Record{r}, map[string]any{"via": "patch"}); err != nil {
+	if err := e.logRead(ctx, &read, ref.Tenant, "record.read", []*lethe.Record{r}, map[string]any{"via": "patch"}); err != nil {
 		return nil, err
 	}
 	return d, nil

@@ -65,6 +65,8 @@ func (e *Engine) FindSubject(ctx context.Context, tenant string, ids map[string]
 		}
 		hashes = append(hashes, h)
 	}
+	read := e.startRead()
+	defer read.abandon()
 	recs, err := e.store.RecordsBySubject(ctx, tenant, hashes)
 	if err != nil {
 		return nil, err
@@ -82,7 +84,7 @@ func (e *Engine) FindSubject(ctx context.Context, tenant string, ids map[string]
 		kindNames = append(kindNames, k)
 	}
 	sort.Strings(kindNames)
-	if err := e.logRead(ctx, tenant, "subject.find", recs, map[string]any{"kinds": kindNames}); err != nil {
+	if err := e.logRead(ctx, &read, tenant, "subject.find", recs, map[string]any{"kinds": kindNames}); err != nil {
 		return nil, err
 	}
 	return docs, nil
