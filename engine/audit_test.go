@@ -135,7 +135,7 @@ func TestAudit_ReadOfDecryptedPIIIsLoggedWithCallerSealed(t *testing.T) {
 		t.Fatalf("sealed part %v: want the caller's ip", read.Data)
 	}
 	b, _ := json.Marshal(sealed["read"])
-	want := `[{"collection":"runtime_log","fields":["email","message"],"id":"` + d.ID + `"}]`
+	want := `[{"collection":"runtime_log","fields":["email","message"],"ids":["` + d.ID + `"]}]`
 	if string(b) != want {
 		t.Fatalf("read records %s, want %s", b, want)
 	}

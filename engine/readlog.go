@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -31,11 +32,49 @@ type readEvent struct {
 	extra map[string]any
 }
 
-// readRec is one record of a read, sealed in its entry.
+// readRec is one record of a read.
 type readRec struct {
+	Collection string
+	ID         string
+	Fields     []string // the sealed fields the record had, sorted
+}
+
+// readGroup is how an entry's sealed part lists the records read: those
+// of one collection read with the same fields share the names, so that
+// a record costs the entry its id only (a third of what a record with
+// its names costs; the log keeps 180 days of reads).
+type readGroup struct {
 	Collection string   `json:"collection"`
-	ID         string   `json:"id"`
 	Fields     []string `json:"fields"`
+	IDs        []string `json:"ids"`
+}
+
+// groupKey is r's collection and fields, each quoted so that no two
+// lists of names run together into one key.
+func groupKey(r readRec) string {
+	b := strconv.AppendQuote(nil, r.Collection)
+	for _, f := range r.Fields {
+		b = strconv.AppendQuote(b, f)
+	}
+	return string(b)
+}
+
+// groupReads lists recs by collection and fields, in the order of each
+// group's first record; a record read twice is listed twice.
+func groupReads(recs []readRec) []readGroup {
+	var out []readGroup
+	at := map[string]int{}
+	for _, r := range recs {
+		k := groupKey(r)
+		i, ok := at[k]
+		if !ok {
+			i = len(out)
+			at[k] = i
+			out = append(out, readGroup{Collection: r.Collection, Fields: r.Fields})
+		}
+		out[i].IDs = append(out[i].IDs, r.ID)
+	}
+	return out
 }
 
 // readKey is what reads must share to share an entry.
@@ -150,15 +189,16 @@ func (e *Engine) commitLazy(ctx context.Context, items []lazyItem) error {
 
 // readEntry builds the manager-log entry of r: in the clear the event,
 // the actor, the collections and how many records; sealed the address
-// and each record with its fields.
+// and the records read with their fields (readGroup).
 func (e *Engine) readEntry(ctx context.Context, r *readEvent) (*lethe.AuditEntry, error) {
+	groups := groupReads(r.recs)
 	colls := map[string]bool{}
-	for _, rec := range r.recs {
-		colls[rec.Collection] = true
+	for _, g := range groups {
+		colls[g.Collection] = true
 	}
 	data := map[string]any{"collections": slices.Sorted(maps.Keys(colls)), "records": len(r.recs)}
 	maps.Copy(data, r.extra)
-	secret := map[string]any{"ip": r.caller.IP, "read": r.recs}
+	secret := map[string]any{"ip": r.caller.IP, "read": groups}
 	en, err := e.sealedEntry(ctx, r.tenant, lethe.LogManager, r.caller.Actor, r.event, data, secret)
 	if err != nil {
 		return nil, err

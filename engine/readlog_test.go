@@ -90,9 +90,11 @@ func TestCommitLazy_MergesPlainReadsOfOneCallerOnly(t *testing.T) {
 		en := reads[i]
 		sealed, _ := en.Data["sealed"].(map[string]any)
 		var ids []string
-		recs, _ := sealed["read"].([]any)
-		for _, r := range recs {
-			ids = append(ids, r.(map[string]any)["id"].(string))
+		groups, _ := sealed["read"].([]any)
+		for _, g := range groups {
+			for _, id := range g.(map[string]any)["ids"].([]any) {
+				ids = append(ids, id.(string))
+			}
 		}
 		gotIDs, _ := json.Marshal(ids)
 		if en.Actor != w.actor || sealed["ip"] != w.ip || string(gotIDs) != w.ids || en.Data["via"] != w.via ||
@@ -111,5 +113,39 @@ func TestCommitLazy_MergesPlainReadsOfOneCallerOnly(t *testing.T) {
 	rep, err := e.VerifyAudit(ctx)
 	if err != nil || len(rep.Breaks) > 0 {
 		t.Fatalf("verify: %v %v", err, rep.Breaks)
+	}
+}
+
+func TestGroupReads(t *testing.T) {
+	rec := func(coll, id string, fields ...string) readRec {
+		return readRec{Collection: coll, ID: id, Fields: fields}
+	}
+	for _, tc := range []struct {
+		name string
+		recs []readRec
+		want string
+	}{
+		{"one record", []readRec{rec("a", "1", "email")},
+			`[{"collection":"a","fields":["email"],"ids":["1"]}]`},
+		{"same collection and fields share a group", []readRec{rec("a", "1", "email"), rec("a", "2", "email")},
+			`[{"collection":"a","fields":["email"],"ids":["1","2"]}]`},
+		{"other fields, other group", []readRec{rec("a", "1", "email"), rec("a", "2", "email", "name"), rec("a", "3", "email")},
+			`[{"collection":"a","fields":["email"],"ids":["1","3"]},{"collection":"a","fields":["email","name"],"ids":["2"]}]`},
+		{"other collection, other group", []readRec{rec("b", "1", "email"), rec("a", "1", "email")},
+			`[{"collection":"b","fields":["email"],"ids":["1"]},{"collection":"a","fields":["email"],"ids":["1"]}]`},
+		{"a record read twice is listed twice", []readRec{rec("a", "1", "email"), rec("a", "1", "email")},
+			`[{"collection":"a","fields":["email"],"ids":["1","1"]}]`},
+		{"no sealed fields", []readRec{rec("a", "1")},
+			`[{"collection":"a","fields":null,"ids":["1"]}]`},
+		{"names cannot run together", []readRec{rec("a", "1", "b\x00c"), rec("a", "2", "b", "c")},
+			`[{"collection":"a","fields":["b\u0000c"],"ids":["1"]},{"collection":"a","fields":["b","c"],"ids":["2"]}]`},
+	} {
+		got, err := json.Marshal(groupReads(tc.recs))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != tc.want {
+			t.Errorf("%s:\n got %s\nwant %s", tc.name, got, tc.want)
+		}
 	}
 }
