@@ -32,11 +32,12 @@ type auditor struct {
 }
 
 // DefaultLazyAudit is how reads and authentication passes are
-// committed: before each commit the batcher steps aside for callers that
-// are running, as long as that brings more of them, for at most 2 ms.
+// committed: before each commit the batcher waits for the reads that
+// announced themselves (startRead) and steps aside for callers that are
+// running, as long as that brings more of them, for at most 2 ms.
 // Commits then grow with the load (fewer commits are what audited reads
-// gain most from, BENCHMARKS.md "Audited reads"), and callers that all
-// wait already are committed at once.
+// gain most from, BENCHMARKS.md "Audited reads", ADR 0010), and callers
+// that all wait already are committed at once.
 var DefaultLazyAudit = audit.BatchOptions{Yield: true, Delay: 2 * time.Millisecond}
 
 // initAudit wraps the store so that every audit entry the engine writes,

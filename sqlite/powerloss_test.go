@@ -167,7 +167,8 @@ func TestPowerLoss_TraceCatchesAnAckBeforeTheLogIsSynced(t *testing.T) {
 // TestPowerLoss_EveryConnectionSyncsFully checks the durability settings
 // on the writer and on every reader connection: a reader that is the last
 // connection to close runs the final checkpoint with its own synchronous
-// level.
+// level. These are the main file's connections; the manager log's writer
+// commits lazily by design (TestCommit_SetsSynchronousPerCommit).
 func TestPowerLoss_EveryConnectionSyncsFully(t *testing.T) {
 	ctx := t.Context()
 	s := openTemp(t)
