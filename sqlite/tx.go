@@ -62,10 +62,7 @@ func (f *file) commit(ctx context.Context, flush bool, fn func(tx *sql.Tx) error
 		if err != nil {
 			return mapErr(err)
 		}
-		if err := f.run(tx, flush, fn); err != nil {
-			return err
-		}
-		return nil
+		return f.run(tx, flush, fn)
 	}
 	conn, err := f.writer.Conn(ctx)
 	if err != nil {
