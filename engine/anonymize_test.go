@@ -265,7 +265,8 @@ func TestSweep_ConversationMessageAnonymization(t *testing.T) {
 				"new_context": map[string]any{"name": "Jan", "email": "jan.peeters@example.be"},
 				"metadata":    map[string]any{"locale": "nl-BE", "widget_version": "2.1", "user_agent": "Mozilla/5.0", "customer_ref": "K-123"},
 			}})
-			if found := findIDs(t, e, "bot", map[string]string{"conversation_id": convID}); !slices.Equal(found, []string{"sessions/s1"}) {
+			// The message belongs to its session (a link): the lookup finds both.
+			if found := findIDs(t, e, "bot", map[string]string{"conversation_id": convID}); !slices.Equal(found, []string{"messages/m1", "sessions/s1"}) {
 				t.Fatalf("conversation id lookup before anonymization found %v", found)
 			}
 

@@ -262,6 +262,8 @@ func sampleValue(f *policy.Field, ts time.Time, n int) any {
 			return fmt.Sprintf("person%d@example.com", n)
 		case "phone":
 			return fmt.Sprintf("+49 30 %07d", 1000000+n)
+		case "ip_address":
+			return fmt.Sprintf("2001:db8::%x", n+1)
 		case "":
 			return f.Name + " value"
 		default:

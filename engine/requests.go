@@ -1,7 +1,6 @@
 package engine
 
 import (
-	"bytes"
 	"context"
 	"encoding/hex"
 	"encoding/json"
@@ -34,6 +33,12 @@ type RequestInput struct {
 type requestResult struct {
 	// Counts: collection → action → records.
 	Counts map[string]map[string]int64 `json:"counts"`
+	// Reach holds every index key a subject request follows: its own
+	// identifiers, the links and the same_person ties found from them
+	// (blind-index hashes only). It is fixed when the job starts, so that
+	// erasing the record that tied an e-mail address to a device id does
+	// not hide the device's records from the batches after it.
+	Reach []lethe.ScopeIdentity `json:"reach,omitempty"`
 }
 
 func (r *requestResult) add(collection string, a string) {
@@ -159,13 +164,7 @@ func (e *Engine) requestScope(ctx context.Context, tenant string, in RequestInpu
 		}
 		sc.Identifiers = append(sc.Identifiers, lethe.ScopeIdentity{Kind: kind, Hash: h})
 	}
-	sort.Slice(sc.Identifiers, func(i, j int) bool {
-		a, b := sc.Identifiers[i], sc.Identifiers[j]
-		if a.Kind != b.Kind {
-			return a.Kind < b.Kind
-		}
-		return bytes.Compare(a.Hash, b.Hash) < 0
-	})
+	sortIdentities(sc.Identifiers)
 	parts := make([]string, len(sc.Identifiers))
 	for i, id := range sc.Identifiers {
 		parts[i] = id.Kind + ":" + hex.EncodeToString(id.Hash)
@@ -208,7 +207,7 @@ type jobRun struct {
 	keys   *keyring.TenantKeys
 	res    requestResult
 	now    time.Time
-	hashes map[string]bool // kind + "\x00" + hash of a subject scope
+	reach  *reach // what a subject scope reaches; nil for other scopes
 }
 
 // runJob works on a claimed job until it is done, fails, or ctx ends.
@@ -259,9 +258,8 @@ func (r *RequestRunner) work(ctx context.Context, job *lethe.Request) error {
 		}
 	}
 	if job.Scope.Kind == lethe.ScopeSubject {
-		run.hashes = map[string]bool{}
-		for _, id := range job.Scope.Identifiers {
-			run.hashes[id.Kind+"\x00"+string(id.Hash)] = true
+		if err := r.e.subjectReach(ctx, run); err != nil {
+			return err
 		}
 	}
 	phases := phasesOf(job.Type)
@@ -345,25 +343,47 @@ func (r *RequestRunner) countScope(ctx context.Context, run *jobRun) (int64, err
 	return r.e.store.CountScope(ctx, run.job.Tenant, run.job.Scope.Origin)
 }
 
-// subjectRecords finds a subject's records through the blind index, in
-// (collection, id) order like the other scopes.
-func (r *RequestRunner) subjectRecords(ctx context.Context, run *jobRun) ([]*lethe.Record, error) {
-	hashes := make([][]byte, len(run.job.Scope.Identifiers))
-	for i, id := range run.job.Scope.Identifiers {
-		hashes[i] = id.Hash
+// subjectReach sets the job's reach: the one stored with the job, or, when
+// the job starts, the one its identifiers lead to now (see reach).
+func (e *Engine) subjectReach(ctx context.Context, run *jobRun) error {
+	if len(run.res.Reach) > 0 {
+		run.reach = &reach{keys: map[string][]byte{}}
+		for _, id := range run.job.Scope.Identifiers {
+			run.reach.keys[reachKey(id.Kind, id.Hash)] = id.Hash
+		}
+		for _, id := range run.res.Reach {
+			run.reach.keys[reachKey(id.Kind, id.Hash)] = id.Hash
+		}
+		return nil
 	}
-	recs, err := r.e.store.RecordsBySubject(ctx, run.job.Tenant, hashes)
+	rc, err := e.reachOf(ctx, run.ts, run.keys, run.job.Tenant, run.job.Scope.Identifiers)
+	if err != nil {
+		return err
+	}
+	run.reach = &reach{keys: rc.keys}
+	run.res.Reach = rc.identities()
+	return nil
+}
+
+// subjectRecords finds the records of a subject's reach through the blind
+// index, in (collection, id) order like the other scopes.
+func (r *RequestRunner) subjectRecords(ctx context.Context, run *jobRun) ([]*lethe.Record, error) {
+	hashes := make([][]byte, 0, len(run.reach.keys))
+	for _, h := range run.reach.keys {
+		hashes = append(hashes, h)
+	}
+	recs, err := r.e.recordsBySubject(ctx, run.job.Tenant, hashes)
 	if err != nil {
 		return nil, err
 	}
-	// The index matched hashes only: keep records where kind and hash match.
+	// The index matched hashes only: keep records where kind and hash
+	// match, each once (a record may match hashes of two lookups).
+	seen := make(map[lethe.RecordRef]bool, len(recs))
 	out := recs[:0]
 	for _, rec := range recs {
-		for _, s := range rec.Subjects {
-			if run.hashes[s.Kind+"\x00"+string(s.Hash)] {
-				out = append(out, rec)
-				break
-			}
+		if !seen[rec.Ref()] && run.reach.matches(rec) {
+			seen[rec.Ref()] = true
+			out = append(out, rec)
 		}
 	}
 	sort.Slice(out, func(i, j int) bool { return cursorLess(out[i].Collection, out[i].ID, out[j].Collection, out[j].ID) })
@@ -420,7 +440,7 @@ func (r *RequestRunner) applyBatch(ctx context.Context, run *jobRun, recs []*let
 			run.res.add(rec.Collection, string(lethe.ActionHold))
 			continue
 		}
-		if run.hashes != nil && !ownsRecord(run, rec) {
+		if run.reach != nil && !run.reach.owns(rec) {
 			upd, fields, err := r.redact(run, c, s, rec)
 			if err != nil {
 				return err
@@ -486,17 +506,6 @@ func (r *RequestRunner) applyBatch(ctx context.Context, run *jobRun, recs []*let
 	return nil
 }
 
-// ownsRecord reports whether a top-level identifier of the record (not an
-// entry of one of its lists) is the subject's.
-func ownsRecord(run *jobRun, rec *lethe.Record) bool {
-	for _, s := range rec.Subjects {
-		if !strings.Contains(s.Field, ".") && run.hashes[s.Kind+"\x00"+string(s.Hash)] {
-			return true
-		}
-	}
-	return false
-}
-
 // redact removes the subject's entries from the record's lists (an
 // additional contact person of another customer's order) and returns the
 // rewritten record and the list fields changed; nil when nothing matched.
@@ -550,7 +559,7 @@ func itemMatches(run *jobRun, f *policy.Field, raw any) bool {
 			continue
 		}
 		h, err := run.keys.BlindIndex(it.Subject, v)
-		if err == nil && run.hashes[it.Subject+"\x00"+string(h)] {
+		if err == nil && run.reach.has(lethe.Subject{Kind: it.Subject, Hash: h}) {
 			return true
 		}
 	}

@@ -64,8 +64,9 @@ func openFields(keys *keyring.TenantKeys, r *lethe.Record) (map[string]any, erro
 }
 
 // subjectsOf computes the blind-index entries of the given fields: one per
-// field with a subject kind, and one per list item field with one (the
-// e-mail of an additional contact person finds the order too).
+// field with a subject kind, one per link, and one per list item field
+// with a subject kind (the e-mail of an additional contact person finds
+// the order too).
 func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[string]any) ([]lethe.Subject, error) {
 	var out []lethe.Subject
 	for _, f := range c.Fields {
@@ -83,6 +84,15 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 				return nil, &lethe.FieldError{Field: "fields." + f.Name, Reason: fmt.Sprintf("not a valid %s: %v", f.Subject, err)}
 			}
 			out = append(out, lethe.Subject{Kind: f.Subject, Field: f.Name, Hash: h, Unique: f.Unique})
+		}
+		if f.Link != "" {
+			sub, err := linkSubject(keys, f, v)
+			if err != nil {
+				return nil, err
+			}
+			if sub != nil {
+				out = append(out, *sub)
+			}
 		}
 		items, _ := v.([]any)
 		for _, it := range f.Items {
@@ -104,6 +114,22 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 		}
 	}
 	return dedupeSubjects(out), nil
+}
+
+// linkSubject indexes a link field: the id of the record this one belongs
+// to, blind-indexed under the link's kind, so that a request reaching that
+// record finds this one through the index like any identifier.
+func linkSubject(keys *keyring.TenantKeys, f *policy.Field, v any) (*lethe.Subject, error) {
+	id, ok := v.(string)
+	if !ok || id == "" {
+		return nil, nil
+	}
+	kind := policy.LinkKind(f.Link)
+	h, err := keys.BlindIndex(kind, id)
+	if err != nil {
+		return nil, &lethe.FieldError{Field: "fields." + f.Name, Reason: fmt.Sprintf("not a record id of %s: %v", f.Link, err)}
+	}
+	return &lethe.Subject{Kind: kind, Field: f.Name, Hash: h}, nil
 }
 
 func dedupeSubjects(in []lethe.Subject) []lethe.Subject {

@@ -38,9 +38,11 @@ func (e *Engine) SubjectKinds(ctx context.Context, tenant string) ([]string, err
 }
 
 // FindSubject returns every record of the tenant that holds any of the
-// given identifiers (kind → value), across collections (G1). It goes
-// through the blind index only: values are normalized and hashed with the
-// tenant's index key, never compared against decrypted data.
+// given identifiers (kind → value), across collections, with the records
+// linked to them and those of the identifiers same_person ties to them
+// (G1; see reach). It goes through the blind index only: values are
+// normalized and hashed with the tenant's index key, never compared
+// against decrypted data.
 func (e *Engine) FindSubject(ctx context.Context, tenant string, ids map[string]string) ([]*Doc, error) {
 	if len(ids) == 0 {
 		return nil, &lethe.FieldError{Field: "query", Reason: "name at least one identifier, e.g. ?email=..."}
@@ -53,7 +55,11 @@ func (e *Engine) FindSubject(ctx context.Context, tenant string, ids map[string]
 	if err != nil {
 		return nil, err
 	}
-	var hashes [][]byte
+	ts, err := e.tenant(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
+	var start []lethe.ScopeIdentity
 	for kind, v := range ids {
 		i := sort.SearchStrings(kinds, kind)
 		if i == len(kinds) || kinds[i] != kind {
@@ -63,14 +69,15 @@ func (e *Engine) FindSubject(ctx context.Context, tenant string, ids map[string]
 		if err != nil {
 			return nil, &lethe.FieldError{Field: kind, Reason: fmt.Sprintf("not a valid %s: %v", kind, err)}
 		}
-		hashes = append(hashes, h)
+		start = append(start, lethe.ScopeIdentity{Kind: kind, Hash: h})
 	}
 	read := e.startRead()
 	defer read.abandon()
-	recs, err := e.store.RecordsBySubject(ctx, tenant, hashes)
+	rc, err := e.reachOf(ctx, ts, keys, tenant, start)
 	if err != nil {
 		return nil, err
 	}
+	recs := rc.records()
 	docs := make([]*Doc, 0, len(recs))
 	for _, r := range recs {
 		d, err := e.doc(ctx, r)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"reflect"
 	"sort"
 	"time"
 
@@ -300,7 +301,22 @@ func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) 
 	if err != nil {
 		return err
 	}
-	r.Plain, r.Sealed, r.Subjects = plain, sealed, nil
+	// Identifiers that anonymization keeps as they were (an order's
+	// customer number, X11; a message's link to its session) stay
+	// findable; the others go with their values. Only unchanged values
+	// are indexed again: they were valid identifiers when written, while a
+	// replacement text need not be one.
+	unchanged := make(map[string]any, len(anon))
+	for k, v := range anon {
+		if old, ok := fields[k]; ok && reflect.DeepEqual(old, v) {
+			unchanged[k] = v
+		}
+	}
+	subjects, err := subjectsOf(keys, c, unchanged)
+	if err != nil {
+		return err
+	}
+	r.Plain, r.Sealed, r.Subjects = plain, sealed, subjects
 	r.State = lethe.StateAnonymized
 	r.UpdatedAt = now
 	r.Plan = retention.Plan(c, s, planInput(r))

@@ -13,6 +13,7 @@ import (
 	"log/slog"
 	"math/big"
 	"net/http/httptest"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -76,6 +77,7 @@ type canarySet struct {
 	phone  string // as written: "+49 151 ..."
 	digits string // what any normalized form of the phone contains
 	custID string
+	ip     string // an IPv6 address in its normalized form
 }
 
 func newCanarySet(t *testing.T) canarySet {
@@ -94,6 +96,7 @@ func newCanarySet(t *testing.T) canarySet {
 		phone:  "+49 151 " + d,
 		digits: "151" + d,
 		custID: "CANARY-CID-" + strings.ToUpper(tok),
+		ip:     netip.MustParseAddr(fmt.Sprintf("2001:db8:1%s:1%s:1%s::1", tok[0:3], tok[3:6], tok[6:9])).String(),
 	}
 }
 
@@ -101,7 +104,7 @@ func newCanarySet(t *testing.T) canarySet {
 // the values were written in, the e-mail as written and normalized, and
 // the phone digits (E.164 and as written).
 func (c canarySet) needles() []string {
-	return []string{c.token, strings.ToUpper(c.token), c.email, strings.ToLower(c.email), c.digits, "151 " + c.digits[3:]}
+	return []string{c.token, strings.ToUpper(c.token), c.email, strings.ToLower(c.email), c.digits, "151 " + c.digits[3:], c.ip}
 }
 
 // value is a canary for one personal field, of the field's type, or ok
@@ -114,6 +117,8 @@ func (c canarySet) value(f *policy.Field, variant string) (any, bool) {
 			return c.email, true
 		case "phone":
 			return c.phone, true
+		case "ip_address":
+			return c.ip, true
 		case "":
 			return fmt.Sprintf("Canary-%s-%s-%s", c.token, f.Name, variant), true
 		default:

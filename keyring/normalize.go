@@ -2,6 +2,7 @@ package keyring
 
 import (
 	"fmt"
+	"net/netip"
 	"strings"
 	"unicode"
 
@@ -15,6 +16,7 @@ import (
 const (
 	KindEmail = "email"
 	KindPhone = "phone"
+	KindIP    = "ip_address"
 )
 
 // PhoneRegion is the region a phone number without a country code is read
@@ -29,6 +31,9 @@ const PhoneRegion = "DE"
 //   - phone: E.164 (+491711234567), read in region DE when it has no
 //     country code; it must be a possible number (by length, with its
 //     area code).
+//   - ip_address: the address in its canonical text form (IPv6 compressed
+//     and lower-cased, an IPv4-mapped IPv6 address as IPv4, no zone), so
+//     that 2001:DB8::1 and 2001:db8:0:0:0:0:0:1 are one address.
 //   - any other kind: spaces around it trimmed and runs of white space
 //     inside collapsed to one space; case is kept, since ids may differ by
 //     case.
@@ -45,6 +50,8 @@ func Normalize(kind, value string) (string, error) {
 		out, err = normalizeEmail(value)
 	case KindPhone:
 		out, err = normalizePhone(value)
+	case KindIP:
+		out, err = normalizeIP(value)
 	default:
 		out = strings.Join(strings.Fields(value), " ")
 	}
@@ -103,4 +110,12 @@ func normalizePhone(value string) (string, error) {
 		return "", fmt.Errorf("phone: no stable E.164 form: %w", lethe.ErrInvalid)
 	}
 	return e164, nil
+}
+
+func normalizeIP(value string) (string, error) {
+	a, err := netip.ParseAddr(strings.TrimSpace(value))
+	if err != nil {
+		return "", fmt.Errorf("ip_address: want an IPv4 or IPv6 address: %w", lethe.ErrInvalid)
+	}
+	return a.Unmap().WithZone("").String(), nil
 }

@@ -40,6 +40,13 @@ func TestNormalize(t *testing.T) {
 		{"phone country code only", KindPhone, "+49", ""},
 		{"phone empty", KindPhone, " ", ""},
 
+		{"ipv4", KindIP, " 192.0.2.10 ", "192.0.2.10"},
+		{"ipv6 upper case and long", KindIP, "2001:DB8:0:0:0:0:0:1", "2001:db8::1"},
+		{"ipv4-mapped ipv6", KindIP, "::ffff:192.0.2.10", "192.0.2.10"},
+		{"ipv6 with zone", KindIP, "fe80::1%eth0", "fe80::1"},
+		{"ip not an address", KindIP, "192.0.2", ""},
+		{"ip host name", KindIP, "example.com", ""},
+
 		{"other kind trimmed", "customer_id", "  K-1001  ", "K-1001"},
 		{"other kind inner space collapsed", "postal_address", "Hauptstr.  1\n 10115   Berlin", "Hauptstr. 1 10115 Berlin"},
 		{"other kind keeps case", "voucher_code", "AbC-123", "AbC-123"},

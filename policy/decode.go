@@ -67,8 +67,8 @@ func (d *decoder) mark(obj any, key string, n *yaml.Node) {
 // unencrypted.
 var (
 	policyKeys     = []string{"version", "name", "title", "description", "collections"}
-	collectionKeys = []string{"name", "title", "description", "requirement", "switchable", "enabled_by_default", "fields", "rules"}
-	fieldKeys      = []string{"name", "type", "description", "pii", "personal", "subject", "unique", "anonymize", "value", "keys", "items", "required"}
+	collectionKeys = []string{"name", "title", "description", "requirement", "switchable", "enabled_by_default", "fields", "rules", "same_person"}
+	fieldKeys      = []string{"name", "type", "description", "pii", "personal", "subject", "unique", "anonymize", "value", "keys", "items", "required", "link"}
 	ruleKeys       = []string{"name", "action", "basis", "period", "when", "reason"}
 	periodKeys     = []string{"default", "options", "max"}
 	conditionKeys  = []string{"origin", "present"}
@@ -264,6 +264,8 @@ func (d *decoder) collection(n *yaml.Node) *Collection {
 			for _, r := range d.seq(v, "rules") {
 				c.Rules = append(c.Rules, d.rule(r))
 			}
+		case "same_person":
+			c.SamePerson = d.strings(v, "same_person", c, "same_person")
 		}
 	})
 	// A collection that cannot be switched off is always on; saying
@@ -307,14 +309,17 @@ func (d *decoder) field(n *yaml.Node) *Field {
 			}
 		case "required":
 			f.Required = d.boolean(v, "required")
+		case "link":
+			f.Link = d.str(v, "link")
 		}
 	})
 	// The value of a subject is sealed and only its blind index is
-	// searchable; pii: false would contradict that.
-	if f.Subject != "" && d.locs.has(f, "pii") && !f.PII {
+	// searchable; pii: false would contradict that, unless the field says
+	// it is personal data kept in plain on purpose (C4).
+	if f.Subject != "" && d.locs.has(f, "pii") && !f.PII && !f.Personal {
 		p := d.locs.at(f, "pii")
 		d.errs = append(d.errs, &Error{File: d.file, Line: p.line, Column: p.col,
-			Msg: fmt.Sprintf("field %s: a field with a subject is always PII; remove pii: false", f.Name)})
+			Msg: fmt.Sprintf("field %s: a field with a subject is PII; remove pii: false, or add personal: true to keep it in plain (still indexed)", f.Name)})
 	}
 	return f
 }

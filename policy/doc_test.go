@@ -59,7 +59,7 @@ func TestWriteDoc_FollowsTheConfiguration(t *testing.T) {
 		t.Fatal(err)
 	}
 	row := lineWith(buf.String(), "| 1 | ")
-	for _, want := range []string{"| 30 days (optional 7 days) |", "can be switched off (on by default)", "Encrypted: `message`, `ip_address`."} {
+	for _, want := range []string{"| 30 days (optional 7 days) |", "can be switched off (on by default)", "Encrypted: `session_id`, `device_id`, `message`, `ip_address`."} {
 		if !strings.Contains(row, want) {
 			t.Errorf("row %q lacks %q", row, want)
 		}
@@ -72,7 +72,7 @@ func TestWriteDoc_DescribesRulesAndPersonalData(t *testing.T) {
 		cells            []string
 	}{
 		{"chatbot", "automated_chat_messages", []string{"| 1 day |", "| Created at |"}},
-		{"chatbot", "security_log", []string{"| 365 days |", "Not encrypted: `email`, `ip_address`, `occurred_at`."}},
+		{"chatbot", "security_log", []string{"| Held for 365 days (legal hold) — Security log kept", "Deleted after 365 days |", "Not encrypted: `email`, `ip_address`, `occurred_at`."}},
 		{"chatbot", "runtime_log", []string{"| 7 days (optional 30 days) |", "Encrypted: `email`, `message`. Not encrypted: `ip_address`."}},
 		{"chatbot", "push_notifications", []string{"| Deleted at `due_at` |", "| `due_at` |"}},
 		{"chatbot", "web_notifications", []string{"Deleted at `received_at` or after 7 days (optional 30, 60, 90, 180 days), whichever comes first",

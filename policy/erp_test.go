@@ -100,8 +100,8 @@ func TestERPPack_KeepsWhatTheSeedKeeps(t *testing.T) {
 		kept       []string
 	}{
 		{"orders", []string{"belegnr", "datum", "projekt", "kundennummer", "plz", "ort", "land", "lieferplz", "lieferort", "lieferland", "shipped_at"}},
-		{"invoices", []string{"belegnr", "datum", "projekt", "kundennummer", "plz", "ort", "land", "shipped_at"}},
-		{"delivery_notes", []string{"belegnr", "datum", "projekt", "kundennummer", "lieferplz", "lieferort", "lieferland", "shipped_at"}},
+		{"invoices", []string{"belegnr", "datum", "projekt", "kundennummer", "plz", "ort", "land", "shipped_at", "auftrag"}},
+		{"delivery_notes", []string{"belegnr", "datum", "projekt", "kundennummer", "lieferplz", "lieferort", "lieferland", "shipped_at", "auftrag"}},
 		{"addresses", []string{"kundennummer", "projekt", "plz", "ort", "land", "lieferplz", "lieferort", "lieferland", "shipped_at"}},
 	}
 	for _, tt := range tests {

@@ -37,7 +37,7 @@ func TestParse_RejectsBadPoliciesWithFileLineAndColumn(t *testing.T) {
 		{"value_without_replace.yaml", `value_without_replace.yaml:6:52: collection messages: field text: value is only used by anonymize: replace`},
 		{"personal_kept_plain.yaml", `personal_kept_plain.yaml:6:69: collection log: field ip_address: personal data kept in plain`},
 		{"subject_on_object.yaml", `subject_on_object.yaml:6:49: collection orders: field customer: a subject identifier must be of type string or integer`},
-		{"subject_not_pii.yaml", `subject_not_pii.yaml:6:58: field email: a field with a subject is always PII`},
+		{"subject_not_pii.yaml", `subject_not_pii.yaml:6:58: field email: a field with a subject is PII`},
 		{"unique_without_subject.yaml", `unique_without_subject.yaml:6:55: collection vouchers: field code: unique on an encrypted field needs a subject`},
 		{"bad_action.yaml", `bad_action.yaml:8:18: collection orders: rule purge: action "purge": want delete, anonymize or hold`},
 		{"missing_period.yaml", `missing_period.yaml:8:9: rule: a period is required`},
@@ -52,6 +52,9 @@ func TestParse_RejectsBadPoliciesWithFileLineAndColumn(t *testing.T) {
 		{"hold_with_options.yaml", `hold_with_options.yaml:9:41: collection invoices: rule hold: a hold is fixed by law`},
 		{"when_present_unknown.yaml", `when_present_unknown.yaml:10:33: collection orders: rule delete: when present: no field "shipped_at"`},
 		{"required_disabled.yaml", `required_disabled.yaml:6:25: collection orders: enabled_by_default: false needs switchable: true`},
+		{"link_unknown.yaml", `link_unknown.yaml:6:48: collection messages: field session_id: link "sessions": no such collection in this policy`},
+		{"link_on_object.yaml", `link_on_object.yaml:11:45: collection messages: field session: a link holds a record id and must be of type string`},
+		{"same_person_not_subject.yaml", `same_person_not_subject.yaml:5:26: collection variables: same_person: field device is not an identifier`},
 		{"personal_without_rule.yaml", `personal_without_rule.yaml:4:5: collection orders: holds personal data but has no delete or anonymize rule`},
 	}
 	tested := map[string]bool{}

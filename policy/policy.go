@@ -35,6 +35,12 @@ type Collection struct {
 	EnabledByDefault bool     `yaml:"enabled_by_default"`
 	Fields           []*Field `yaml:"fields"`
 	Rules            []*Rule  `yaml:"rules"`
+	// SamePerson names identifier fields that always name one person: a
+	// request that finds a record by one of them follows the others too
+	// (the variables of a chat tie its e-mail address to its device id).
+	// Fields left out are not followed, because they may name someone
+	// else: an order's invoice e-mail can be an accountant's. See ADR 0013.
+	SamePerson []string `yaml:"same_person"`
 
 	// Pack is set by the loader to the policy's name.
 	Pack string `yaml:"-"`
@@ -78,8 +84,16 @@ type Field struct {
 	PII bool `yaml:"pii"`
 	// Subject names the kind of identifier (email, phone, customer_id,
 	// device_id, ...) the field holds: its normalized value is blind-indexed
-	// so that the subject can be found (G1). Implies PII.
+	// so that the subject can be found (G1). Implies PII, unless the field
+	// is Personal: then it stays plain and is indexed all the same (the
+	// security log's actor e-mail, C4).
 	Subject string `yaml:"subject"`
+	// Link names the collection of the record this one belongs to: the
+	// field holds that record's id (a message's session). Lookups, exports,
+	// erasures and anonymizations that reach the record reach this one
+	// too. The id is blind-indexed under the link, never compared in the
+	// clear.
+	Link string `yaml:"link"`
 	// Unique: at most one record of the collection per value (C6).
 	Unique bool `yaml:"unique"`
 	// Anonymize is the operator applied on anonymization; default erase for
@@ -161,7 +175,7 @@ func (c *Collection) Rule(name string) *Rule {
 
 // IsPII reports whether the field's value is sealed at rest.
 func (f *Field) IsPII() bool {
-	if f.PII || f.Subject != "" {
+	if f.PII || (f.Subject != "" && !f.Personal) {
 		return true
 	}
 	for _, it := range f.Items {
@@ -171,6 +185,11 @@ func (f *Field) IsPII() bool {
 	}
 	return false
 }
+
+// LinkKind is the blind-index kind under which records linking to a record
+// of collection target are indexed. The prefix keeps link kinds apart from
+// identifier kinds, which are lower_snake names.
+func LinkKind(target string) string { return "link:" + target }
 
 // IsPersonal reports whether the field holds personal data, sealed or not:
 // the fields the data-protection table lists.

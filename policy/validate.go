@@ -22,9 +22,10 @@ var operators = []Operator{OpKeep, OpErase, OpClear, OpReplace, OpPlaceholder, O
 
 // validator checks a decoded policy and collects every problem.
 type validator struct {
-	file string
-	locs locs
-	errs []error
+	file  string
+	locs  locs
+	errs  []error
+	colls map[string]*Collection // the policy's collections, for links
 }
 
 func (v *validator) errorf(obj any, key string, format string, args ...any) {
@@ -47,11 +48,18 @@ func (v *validator) policy(p *Policy) {
 	}
 	seen := map[string]*Collection{}
 	for _, c := range p.Collections {
-		if first, ok := seen[c.Name]; ok && c.Name != "" {
-			v.errorf(c, "name", "collection %s declared twice%s", c.Name, v.first(first, "name"))
+		if _, ok := seen[c.Name]; !ok {
+			seen[c.Name] = c
+		}
+	}
+	v.colls = seen
+	done := map[string]bool{}
+	for _, c := range p.Collections {
+		if done[c.Name] && c.Name != "" {
+			v.errorf(c, "name", "collection %s declared twice%s", c.Name, v.first(seen[c.Name], "name"))
 			continue
 		}
-		seen[c.Name] = c
+		done[c.Name] = true
 		v.collection(c)
 	}
 }
@@ -63,6 +71,7 @@ func (v *validator) collection(c *Collection) {
 		v.errorf(c, "fields", "%s: declares no fields", ctx)
 	}
 	v.fields(c, ctx, c.Fields, true)
+	v.samePerson(c, ctx)
 	personal, expires, unknown := false, false, false
 	for _, f := range c.Fields {
 		personal = personal || f.IsPersonal()
@@ -83,6 +92,28 @@ func (v *validator) collection(c *Collection) {
 	// meant as the expiry.)
 	if personal && !expires && !unknown {
 		v.errorf(c, "rules", "%s: holds personal data but has no delete or anonymize rule (all personal data must expire)", ctx)
+	}
+}
+
+// samePerson checks that same_person names identifier fields of the
+// collection: only their blind indexes can be followed.
+func (v *validator) samePerson(c *Collection, ctx string) {
+	if len(c.SamePerson) == 1 {
+		v.errorf(c, "same_person", "%s: same_person needs two or more identifier fields (it ties them together)", ctx)
+	}
+	seen := map[string]bool{}
+	for i, name := range c.SamePerson {
+		key := fmt.Sprintf("same_person[%d]", i)
+		f := c.Field(name)
+		switch {
+		case f == nil:
+			v.errorf(c, key, "%s: same_person: no field %q", ctx, name)
+		case f.Subject == "":
+			v.errorf(c, key, "%s: same_person: field %s is not an identifier (give it a subject)", ctx, name)
+		case seen[name]:
+			v.errorf(c, key, "%s: same_person: field %s listed twice", ctx, name)
+		}
+		seen[name] = true
 	}
 }
 
@@ -178,6 +209,16 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 		}
 		if !scalarID {
 			v.errorf(f, "subject", "%s: a subject identifier must be of type string or integer, not %s", ctx, f.Type)
+		}
+	}
+	if f.Link != "" {
+		switch {
+		case !top:
+			v.errorf(f, "link", "%s: link works on top-level fields only", ctx)
+		case !scalarID:
+			v.errorf(f, "link", "%s: a link holds a record id and must be of type string, not %s", ctx, f.Type)
+		case v.colls[f.Link] == nil:
+			v.errorf(f, "link", "%s: link %q: no such collection in this policy", ctx, f.Link)
 		}
 	}
 	if f.Unique {
