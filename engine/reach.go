@@ -26,11 +26,11 @@ const hashBatch = 500
 //
 //   - every record holding one of the identifiers, at the top level or in
 //     one of its lists;
-//   - every record a policy link ties to a record the subject owns (the
-//     messages and context of a session);
-//   - and, for records the subject owns, the identifiers that their
-//     collection's same_person ties to the ones found (the device id beside
-//     an e-mail address in a chat's variables), followed in turn.
+//   - every record a policy link ties to a record that is the subject's
+//     as a person (the messages and context of a session);
+//   - and, for such records, the identifiers that their collection's
+//     same_person ties to the ones found (the device id beside an e-mail
+//     address in a chat's variables), followed in turn (see ownsAsPerson).
 //
 // A record is the subject's own when one of its top-level identifiers or
 // links is in the reach; a record that holds an identifier only in a list
@@ -57,6 +57,24 @@ func (rc *reach) has(s lethe.Subject) bool {
 func (rc *reach) owns(rec *lethe.Record) bool {
 	for _, s := range rec.Subjects {
 		if !strings.Contains(s.Field, ".") && rc.has(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownsAsPerson reports whether the record is the subject's through a field
+// that names the record's own person: one of its collection's same_person
+// fields, a link, or any top-level identifier when the collection declares
+// no same_person. Only such records are followed further: an order found by
+// its invoice e-mail is erased with the subject, but the buyer's customer
+// number on it does not lead to the buyer's other records.
+func (rc *reach) ownsAsPerson(c *policy.Collection, rec *lethe.Record) bool {
+	for _, s := range rec.Subjects {
+		if strings.Contains(s.Field, ".") || !rc.has(s) {
+			continue
+		}
+		if f := c.Field(s.Field); len(c.SamePerson) == 0 || containsString(c.SamePerson, s.Field) || (f != nil && f.Link != "") {
 			return true
 		}
 	}
@@ -142,15 +160,14 @@ func (e *Engine) reachOf(ctx context.Context, ts *tenantState, keys *keyring.Ten
 		// A record fetched in an earlier round may become the subject's
 		// own through a key found since: look at all of them again.
 		for ref, r := range rc.recs {
-			if rc.expanded[ref] || !rc.owns(r) {
+			c := ts.set.Collection(r.Collection)
+			if rc.expanded[ref] || c == nil || !rc.ownsAsPerson(c, r) {
 				continue
 			}
 			rc.expanded[ref] = true
-			if c := ts.set.Collection(r.Collection); c != nil {
-				for _, s := range r.Subjects {
-					if containsString(c.SamePerson, s.Field) {
-						add(s.Kind, s.Hash)
-					}
+			for _, s := range r.Subjects {
+				if containsString(c.SamePerson, s.Field) {
+					add(s.Kind, s.Hash)
 				}
 			}
 			if linked[r.Collection] {
