@@ -64,6 +64,8 @@ type fieldJSON struct {
 	Type        string      `json:"type"`
 	PII         bool        `json:"pii"`
 	Subject     string      `json:"subject,omitempty"`
+	Link        string      `json:"link,omitempty"`
+	Personal    bool        `json:"personal,omitempty"`
 	Unique      bool        `json:"unique,omitempty"`
 	Required    bool        `json:"required,omitempty"`
 	Anonymize   string      `json:"anonymize"`
@@ -93,6 +95,7 @@ type collectionJSON struct {
 	Pack        string      `json:"pack"`
 	Switchable  bool        `json:"switchable"`
 	Enabled     bool        `json:"enabled"`
+	SamePerson  []string    `json:"same_person,omitempty"`
 	Fields      []fieldJSON `json:"fields"`
 	Rules       []ruleJSON  `json:"rules"`
 }
@@ -100,7 +103,7 @@ type collectionJSON struct {
 func toFieldsJSON(fs []*policy.Field) []fieldJSON {
 	out := make([]fieldJSON, 0, len(fs))
 	for _, f := range fs {
-		out = append(out, fieldJSON{Name: f.Name, Type: string(f.Type), PII: f.IsPII(), Subject: f.Subject, Unique: f.Unique,
+		out = append(out, fieldJSON{Name: f.Name, Type: string(f.Type), PII: f.IsPII(), Subject: f.Subject, Link: f.Link, Personal: f.IsPersonal() && !f.IsPII(), Unique: f.Unique,
 			Required: f.Required, Anonymize: string(f.Anonymize), Description: f.Description, Items: toFieldsJSON(f.Items)})
 	}
 	return out
@@ -137,7 +140,7 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, _ engin
 			return err
 		}
 		out = append(out, collectionJSON{Name: c.Name, Title: c.Title, Description: c.Description, Pack: c.Pack,
-			Switchable: c.Switchable, Enabled: retention.Enabled(c, st), Fields: toFieldsJSON(c.Fields), Rules: toRulesJSON(c.Rules)})
+			Switchable: c.Switchable, Enabled: retention.Enabled(c, st), SamePerson: c.SamePerson, Fields: toFieldsJSON(c.Fields), Rules: toRulesJSON(c.Rules)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"collections": out})
 	return nil
