@@ -86,7 +86,12 @@ type usageError struct {
 }
 
 func (e *usageError) Error() string {
-	return fmt.Sprintf("%v (see \"%s --help\")", e.err, e.path)
+	msg := e.err.Error()
+	// cobra suggests on lines of their own: "\n\nDid you mean this?\n\tsweep\n".
+	if i := strings.Index(msg, "\n\nDid you mean this?\n"); i >= 0 {
+		msg = fmt.Sprintf("%s; did you mean %s?", msg[:i], strings.Join(strings.Fields(msg[i+len("\n\nDid you mean this?\n"):]), " or "))
+	}
+	return fmt.Sprintf("%s (see \"%s --help\")", msg, e.path)
 }
 
 func (e *usageError) Unwrap() []error { return []error{e.err, errUsage} }
