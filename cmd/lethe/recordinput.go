@@ -122,6 +122,8 @@ func readInput(path string, in io.Reader, v any) error {
 		switch {
 		case errors.As(err, &se):
 			return withKind(lethe.ErrInvalid, "%s: invalid JSON at byte %d", name, se.Offset)
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return withKind(lethe.ErrInvalid, "%s: invalid JSON: it ends before the object does", name)
 		case errors.As(err, &te):
 			return &lethe.FieldError{Field: te.Field, Reason: fmt.Sprintf("want %s, got JSON %s (in %s)", jsonKind(te.Type.Kind().String()), te.Value, name)}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
