@@ -37,7 +37,6 @@ func drawJobBar(w io.Writer, id string) *jobBar {
 		progressbar.OptionShowCount(),
 		progressbar.OptionSetElapsedTime(true),
 		progressbar.OptionSetPredictTime(false),
-		progressbar.OptionThrottle(100*time.Millisecond),
 		progressbar.OptionClearOnFinish(),
 	)}
 }
@@ -47,11 +46,11 @@ func (b *jobBar) update(j *lethe.Request) {
 	if b == nil {
 		return
 	}
-	b.bar.Describe(fmt.Sprintf("request %s %s", j.ID, j.State))
 	if j.Total > 0 && b.bar.GetMax64() != j.Total {
 		b.bar.ChangeMax64(j.Total)
 	}
 	b.bar.Set64(j.Processed)
+	b.bar.Describe(fmt.Sprintf("request %s %s", j.ID, j.State))
 }
 
 func (b *jobBar) finish() {
