@@ -237,7 +237,7 @@ collections:
 			if err != nil && exitCode(err) != tc.wantCode {
 				t.Errorf("exit code %d, want %d (%v)", exitCode(err), tc.wantCode, err)
 			}
-			if all := out.String() + errOut.String(); !strings.Contains(all, tc.wantOut) {
+			if all := out.String() + errOut.String() + fmt.Sprint(err); !strings.Contains(all, tc.wantOut) {
 				t.Errorf("output lacks %q:\n%s", tc.wantOut, all)
 			}
 		})

@@ -198,7 +198,8 @@ personal data in a file or on standard input.`,
 }
 
 // printPut answers as the API's POST does: the record, or {"records"} for
-// a batch; human output names each record and its next step.
+// a batch; human output names the record and its next step, or counts the
+// batch.
 func printPut(w io.Writer, docs []*engine.Doc, batch, asJSON bool) error {
 	if asJSON {
 		if !batch {
@@ -210,10 +211,12 @@ func printPut(w io.Writer, docs []*engine.Doc, batch, asJSON bool) error {
 		}
 		return printJSON(w, map[string]any{"records": out})
 	}
-	for _, d := range docs {
-		rj := toRecordJSON(d)
-		fmt.Fprintf(w, "stored %s/%s (next: %s)\n", rj.Collection, rj.ID, planText(rj.Plan))
+	if batch {
+		fmt.Fprintf(w, "stored %d records in %s, %s to %s\n", len(docs), docs[0].Collection, docs[0].ID, docs[len(docs)-1].ID)
+		return nil
 	}
+	rj := toRecordJSON(docs[0])
+	fmt.Fprintf(w, "stored %s/%s (next: %s)\n", rj.Collection, rj.ID, planText(rj.Plan))
 	return nil
 }
 

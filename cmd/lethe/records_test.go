@@ -166,7 +166,9 @@ func TestRecordsList_PagesWithCursorAndFilters(t *testing.T) {
 		fmt.Fprintf(&sb, `{"id":"R-%d",%s"fields":{"email":"p%d@example.com"}}`, i, origin, i)
 	}
 	sb.WriteString(`]}`)
-	mustCLI(t, rec("put", "-c", "orders", writeFile(t, "b.json", sb.String()))...)
+	if out, _ := mustCLI(t, rec("put", "-c", "orders", writeFile(t, "b.json", sb.String()))...); out != "stored 7 records in orders, R-0 to R-6\n" {
+		t.Errorf("human batch put: %q", out)
+	}
 
 	type page struct {
 		Records []recordJSON `json:"records"`
