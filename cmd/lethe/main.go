@@ -27,8 +27,7 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	)
+)
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
