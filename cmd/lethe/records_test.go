@@ -1,11 +1,15 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lethe-privacy/lethe/pgtest"
 )
 
 // writeFile writes a test input file and returns its path.
@@ -244,5 +248,31 @@ func TestRecordsList_PagesWithCursorAndFilters(t *testing.T) {
 				t.Errorf("exit %d, want %d\n%s", code, exitUsage, stderr)
 			}
 		})
+	}
+}
+
+func TestRecordsCommands_OnPostgreSQL(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	key := filepath.Join(t.TempDir(), "master.key")
+	df := dataFlags{dbURL: dsn, keyFile: key}
+	o, err := df.open(context.Background(), true, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	o.Close()
+	db := []string{"--database-url", dsn, "--master-key-file", key}
+	mustCLI(t, append([]string{"tenants", "create", "shop", "--pack", "erp-marketplace"}, db...)...)
+	mustCLI(t, append([]string{"records", "put", "--tenant", "shop", "-c", "orders", writeFile(t, "o.json", `{"id":"P-1","fields":{"email":"pg@example.com"}}`)}, db...)...)
+	out, _ := mustCLI(t, append([]string{"records", "list", "--tenant", "shop", "-c", "orders", "--json"}, db...)...)
+	var p struct {
+		Records []recordJSON `json:"records"`
+	}
+	mustJSON(t, out, &p)
+	if len(p.Records) != 1 || p.Records[0].Fields["email"] != "pg@example.com" {
+		t.Fatalf("list on PostgreSQL: %s", out)
+	}
+	out, _ = mustCLI(t, append([]string{"tenants", "list"}, db...)...)
+	if !strings.Contains(out, "shop") {
+		t.Errorf("tenants list on PostgreSQL:\n%s", out)
 	}
 }
