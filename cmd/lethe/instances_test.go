@@ -771,8 +771,8 @@ func TestOpen_DatabaseURLNeedsTheKeyItWasCreatedWith(t *testing.T) {
 		t.Errorf("serve --help with LETHE_DATABASE_URL set: err %v; want the flag listed and no password:\n%s", err, help.String())
 	}
 
-	if err := sweep(k1); exitCode(err) != 2 || !strings.Contains(fmt.Sprint(err), "no Lethe data in database") {
-		t.Errorf("sweep on a new database: err = %v (exit %d), want a usage error naming the empty database", err, exitCode(err))
+	if err := sweep(k1); exitCode(err) != exitNotFound || !strings.Contains(fmt.Sprint(err), "no Lethe data in database") {
+		t.Errorf("sweep on a new database: err = %v (exit %d), want a not-found error naming the empty database", err, exitCode(err))
 	}
 	if _, err := os.Stat(k1); !os.IsNotExist(err) {
 		t.Errorf("sweep on a new database created a key file (stat: %v)", err)
@@ -787,7 +787,7 @@ func TestOpen_DatabaseURLNeedsTheKeyItWasCreatedWith(t *testing.T) {
 		t.Errorf("serve on a new database: want the key file created and no password in the log:\n%s", stderr)
 	}
 
-	if err := sweep(k2); exitCode(err) != 3 || !strings.Contains(fmt.Sprint(err), "not found") {
+	if err := sweep(k2); exitCode(err) != exitMasterKey || !strings.Contains(fmt.Sprint(err), "not found") {
 		t.Errorf("sweep without the key file: err = %v (exit %d), want a key error", err, exitCode(err))
 	}
 	if _, err := os.Stat(k2); !os.IsNotExist(err) {

@@ -5,12 +5,16 @@
 //	lethe policy check     validate a policy file
 //	lethe policy doc       print the data-protection table of a pack
 //	lethe request          submit and follow data-subject and origin requests
+//	lethe tenants          create, list and show tenants
+//	lethe keys             create, list and revoke a tenant's API keys
+//	lethe records          put, get, patch, delete and list records
 //	lethe audit            verify and tail the audit logs
 //	lethe bench            measure Lethe against raw SQL on this machine
 //	lethe soak             load a server and check every acknowledged write
 //
 // Every command has --help. Errors are one line on stderr and a non-zero
-// exit code.
+// exit code: 2 usage, 3 invalid input, 4 not found, 5 unavailable, 6 master
+// key, 1 anything else (exit.go, and the root command's --help).
 package main
 
 import (
@@ -23,9 +27,6 @@ import (
 	"syscall"
 
 	"github.com/spf13/cobra"
-
-	"github.com/lethe-privacy/lethe"
-	"github.com/lethe-privacy/lethe/keyring"
 )
 
 func main() {
@@ -33,7 +34,7 @@ func main() {
 	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 	stop()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "lethe: %v\n", err)
+		fmt.Fprintf(os.Stderr, "lethe: %s\n", message(err))
 		os.Exit(exitCode(err))
 	}
 }
@@ -50,7 +51,11 @@ happen (delete, or anonymize field by field, per tenant settings), does it on
 time by itself, and answers export and erasure requests with an audit trail.
 
 Start it with "lethe serve": with no flags it keeps its data in ./lethe-data
-and listens on 127.0.0.1:8080.`,
+and listens on 127.0.0.1:8080. The tenants, keys, records and request
+commands work on the same data (--data or --database-url) without a server,
+audited as the API would be, under the actor "cli:<user>".
+
+` + exitCodesHelp,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
@@ -59,8 +64,19 @@ and listens on 127.0.0.1:8080.`,
 	root.SetErr(stderr)
 	env := envFunc(getenv)
 	root.AddCommand(serveCmd(env), sweepCmd(env), policyCmd(), benchCmd(env), auditCmd(env), requestCmd(env))
-	root.AddCommand(soakCmd(env))
-	return root.ExecuteContext(ctx)
+	root.AddCommand(soakCmd(env), tenantsCmd(env), keysCmd(env), recordsCmd(env))
+	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err: err, path: c.CommandPath()} })
+	var began bool
+	markUsage(root, &began)
+	c, err := root.ExecuteContextC(ctx)
+	if err != nil && !began && !errors.Is(err, errUsage) {
+		path := "lethe"
+		if c != nil {
+			path = c.CommandPath()
+		}
+		return &usageError{err: err, path: path}
+	}
+	return err
 }
 
 // envFunc reads configuration from the environment; passed in, never read
@@ -73,20 +89,3 @@ func (e envFunc) or(key, def string) string {
 	}
 	return def
 }
-
-// Exit codes: 1 for a failure while running, 2 for bad usage or input,
-// 3 for a key problem (wrong or missing master key).
-func exitCode(err error) int {
-	switch {
-	case errors.Is(err, keyring.ErrWrongMasterKey), errors.Is(err, errKey):
-		return 3
-	case errors.Is(err, lethe.ErrInvalid), errors.Is(err, errUsage):
-		return 2
-	}
-	return 1
-}
-
-var (
-	errUsage = errors.New("usage")
-	errKey   = errors.New("master key")
-)

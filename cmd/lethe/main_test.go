@@ -182,8 +182,8 @@ func TestServe_WrongOrMissingMasterKeyTouchesNothing(t *testing.T) {
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want one containing %q", err, tc.want)
 			}
-			if code := exitCode(err); code != 3 {
-				t.Errorf("exit code %d, want 3", code)
+			if code := exitCode(err); code != exitMasterKey {
+				t.Errorf("exit code %d, want %d", code, exitMasterKey)
 			}
 			if strings.Contains(err.Error(), "\n") {
 				t.Errorf("error is not one line: %q", err)
@@ -221,12 +221,12 @@ collections:
 		wantOut  string
 	}{
 		{"check good", []string{"policy", "check", good}, false, 0, "ok (1 collections)"},
-		{"check bad names the line", []string{"policy", "check", bad}, true, 2, "bad.yaml:5"},
+		{"check bad names the line", []string{"policy", "check", bad}, true, 3, "bad.yaml:5"},
 		{"doc pack", []string{"policy", "doc", "--pack", "chatbot"}, false, 0, "live_chat_messages"},
 		{"doc file", []string{"policy", "doc", "--file", good}, false, 0, "tickets"},
 		{"doc unknown pack", []string{"policy", "doc", "--pack", "nope"}, true, 2, ""},
-		{"unknown command", []string{"nope"}, true, 1, ""},
-		{"sweep without data", []string{"sweep", "--data", filepath.Join(t.TempDir(), "none")}, true, 2, ""},
+		{"unknown command", []string{"nope"}, true, 2, ""},
+		{"sweep without data", []string{"sweep", "--data", filepath.Join(t.TempDir(), "none")}, true, 4, "no Lethe data"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var out, errOut syncBuffer
@@ -237,7 +237,7 @@ collections:
 			if err != nil && exitCode(err) != tc.wantCode {
 				t.Errorf("exit code %d, want %d (%v)", exitCode(err), tc.wantCode, err)
 			}
-			if all := out.String() + errOut.String(); !strings.Contains(all, tc.wantOut) {
+			if all := out.String() + errOut.String() + fmt.Sprint(err); !strings.Contains(all, tc.wantOut) {
 				t.Errorf("output lacks %q:\n%s", tc.wantOut, all)
 			}
 		})

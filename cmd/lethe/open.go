@@ -105,7 +105,7 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	if !exists && !create {
-		return nil, fmt.Errorf("%w: no Lethe data in %s (start \"lethe serve --data %s\" first)", errUsage, f.dir, f.dir)
+		return nil, withKind(lethe.ErrNotFound, "no Lethe data in %s (start \"lethe serve --data %s\" first)", f.dir, f.dir)
 	}
 	var kek *keyring.FileKEK
 	if exists {
@@ -197,7 +197,7 @@ func (f *dataFlags) postgresKey(ctx context.Context, st lethe.Store, create bool
 	switch {
 	case errors.Is(err, lethe.ErrNotFound):
 		if !create {
-			return nil, fmt.Errorf("%w: no Lethe data in database %s (start \"lethe serve --database-url ...\" first)", errUsage, where)
+			return nil, withKind(lethe.ErrNotFound, "no Lethe data in database %s (start \"lethe serve --database-url ...\" first)", where)
 		}
 		if err := os.MkdirAll(filepath.Dir(f.keyPath()), 0o700); err != nil {
 			return nil, fmt.Errorf("%w: create key folder: %v", errKey, err)

@@ -6,6 +6,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/policy"
 )
 
@@ -32,7 +33,7 @@ func policyCmd() *cobra.Command {
 				fmt.Fprintf(cmd.OutOrStdout(), "%s: ok (%d collections)\n", path, len(p.Collections))
 			}
 			if failed > 0 {
-				return fmt.Errorf("%w: %d of %d policy files invalid", errUsage, failed, len(args))
+				return withKind(lethe.ErrInvalid, "%d of %d policy files invalid", failed, len(args))
 			}
 			return nil
 		},

@@ -45,14 +45,19 @@ func requestCreateCmd(env envFunc) *cobra.Command {
 		origin  string
 		all     bool
 		dryRun  bool
+		wait    bool
 	)
 	cmd := &cobra.Command{
 		Use:   "create --tenant T --type TYPE (--subject KIND=VALUE... | --origin O | --all) [--dry-run]",
 		Short: "Submit a request and run it to its end",
 		Long: `Submit a request and run it in this process until it is done, then print
-the job as JSON. An identical request still pending or running (say, in a
-server on the same data) is joined instead of repeated. Interrupted, the job
-resumes where its last batch ended on the next run or server start.`,
+the job as JSON; exits 1 when the job failed. An identical request still
+pending or running (say, in a server on the same data) is joined instead of
+repeated; --wait then waits for it to end. Interrupted, the job resumes where
+its last batch ended on the next run or server start.
+
+On a terminal, progress is drawn on standard error; standard output holds
+the JSON alone.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in := engine.RequestInput{Type: lethe.RequestType(typ), Origin: origin, Tenant: all, DryRun: dryRun}
@@ -66,29 +71,17 @@ resumes where its last batch ended on the next run or server start.`,
 					in.Subject[k] = v
 				}
 			}
-			ctx := cmd.Context()
-			o, err := df.open(ctx, false, quietLog(cmd))
-			if err != nil {
-				return err
-			}
-			defer o.Close()
-			job, _, err := o.eng.SubmitRequest(ctx, "cli", tenant, in)
-			if err != nil {
-				return err
-			}
-			if _, err := o.eng.NewRequestRunner().RunPending(ctx); err != nil {
-				return err
-			}
-			if job, err = o.eng.Request(ctx, tenant, job.ID); err != nil {
-				return err
-			}
-			if err := printJob(cmd.OutOrStdout(), job); err != nil {
-				return err
-			}
-			if job.State == lethe.RequestFailed {
-				return fmt.Errorf("request %s failed: %s", job.ID, job.Error)
-			}
-			return nil
+			return withData(cmd, &df, func(ctx context.Context, o *opened) error {
+				job, _, err := o.eng.SubmitRequest(ctx, operator(), tenant, in)
+				if err != nil {
+					return err
+				}
+				f := newJobFollower(o, tenant, job.ID, newJobBar(cmd.ErrOrStderr(), job.ID))
+				if job, err = f.run(ctx, wait); err != nil {
+					return err
+				}
+				return endJob(cmd, job)
+			})
 		},
 	}
 	df.register(cmd, env)
@@ -98,6 +91,8 @@ resumes where its last batch ended on the next run or server start.`,
 	cmd.Flags().StringVar(&origin, "origin", "", "every record of this origin, e.g. amazon")
 	cmd.Flags().BoolVar(&all, "all", false, "every record of the tenant")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "change nothing; report what would change")
+	cmd.Flags().BoolVar(&wait, "wait", false, "when another instance runs the job, wait until it is done or failed")
+	cmd.Flags().BoolVar(&wait, "follow", false, "the same as --wait")
 	cmd.MarkFlagRequired("tenant")
 	cmd.MarkFlagRequired("type")
 	return cmd
@@ -127,9 +122,60 @@ func printJob(w io.Writer, j *lethe.Request) error {
 	return enc.Encode(out)
 }
 
+// endJob prints the job and fails when the job failed, so that a script
+// sees it in the exit code.
+func endJob(cmd *cobra.Command, job *lethe.Request) error {
+	if err := printJob(cmd.OutOrStdout(), job); err != nil {
+		return err
+	}
+	if job.State == lethe.RequestFailed {
+		return fmt.Errorf("request %s failed: %s", job.ID, job.Error)
+	}
+	return nil
+}
+
 func requestShowCmd(env envFunc) *cobra.Command {
-	return jobCmd(env, "show ID --tenant T", "Show a request job's state, progress and counts",
-		func(cmd *cobra.Command, job *lethe.Request) error { return printJob(cmd.OutOrStdout(), job) })
+	var (
+		df     dataFlags
+		tenant string
+		follow bool
+	)
+	cmd := &cobra.Command{
+		Use:   "show ID --tenant T [--follow]",
+		Short: "Show a request job's state, progress and counts",
+		Long: `Show a request job's state, progress and counts as JSON.
+
+With --follow (or --wait) it waits until the job is done or failed, drawing
+its progress on standard error when that is a terminal, and exits 1 when
+the job failed. A job no server works on is worked on here meanwhile, as a
+server's runner would (with any other job waiting in the data).`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return withData(cmd, &df, func(ctx context.Context, o *opened) error {
+				if !follow {
+					job, err := o.eng.Request(ctx, tenant, args[0])
+					if err != nil {
+						return err
+					}
+					return printJob(cmd.OutOrStdout(), job)
+				}
+				if _, err := o.eng.Request(ctx, tenant, args[0]); err != nil {
+					return err
+				}
+				job, err := newJobFollower(o, tenant, args[0], newJobBar(cmd.ErrOrStderr(), args[0])).run(ctx, true)
+				if err != nil {
+					return err
+				}
+				return endJob(cmd, job)
+			})
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.Flags().BoolVar(&follow, "follow", false, "wait until the job is done or failed, showing its progress")
+	cmd.Flags().BoolVar(&follow, "wait", false, "the same as --follow")
+	cmd.MarkFlagRequired("tenant")
+	return cmd
 }
 
 func requestReceiptCmd(env envFunc) *cobra.Command {
@@ -195,7 +241,7 @@ func requestExportCmd(env envFunc) *cobra.Command {
 				return err
 			}
 			defer o.Close()
-			x, err := o.eng.OpenExport(cmd.Context(), "cli", tenant, args[0], format)
+			x, err := o.eng.OpenExport(asOperator(cmd.Context()), operator(), tenant, args[0], format)
 			if err != nil {
 				return err
 			}

@@ -18,7 +18,7 @@ func reqCLI(args ...string) (string, string, int) {
 	code := 0
 	if err != nil {
 		code = exitCode(err)
-		errOut.Write([]byte(err.Error()))
+		errOut.Write([]byte(message(err)))
 	}
 	return out.String(), errOut.String(), code
 }
@@ -77,8 +77,8 @@ func TestRequestCommand_EraseReceiptVerify(t *testing.T) {
 	if code == 0 || strings.Contains(out, "valid") || !strings.Contains(stderr, "does not verify") {
 		t.Fatalf("altered receipt: exit %d\n%s%s", code, out, stderr)
 	}
-	// Bad input exits 2 and names the problem.
-	if _, stderr, code := reqCLI("request", "create", "--data", dir, "--tenant", "shop", "--type", "shred", "--all"); code != 2 || !strings.Contains(stderr, "type") {
+	// Bad input exits 3 and names the problem.
+	if _, stderr, code := reqCLI("request", "create", "--data", dir, "--tenant", "shop", "--type", "shred", "--all"); code != exitInvalid || !strings.Contains(stderr, "type") {
 		t.Fatalf("bad type: exit %d\n%s", code, stderr)
 	}
 }

@@ -50,9 +50,9 @@ and before the port is opened.`,
 	}
 	df.register(cmd, env)
 	cmd.Flags().StringVar(&addr, "addr", env.or("LETHE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT [$LETHE_ADDR]")
-	cmd.Flags().DurationVar(&interval, "sweep-interval", time.Minute, "how often the sweeper runs (0 turns the schedule off)")
+	cmd.Flags().Var(intervalVar(&interval, time.Minute), "sweep-interval", "how often the sweeper runs: 30s, 1m, 1h30m, 1d (0 turns the schedule off)")
 	cmd.Flags().Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes")
-	cmd.Flags().DurationVar(&ckpt, "audit-checkpoint-interval", time.Hour, "how often each audit chain's head is checkpointed (0 turns it off; sweeps checkpoint too)")
+	cmd.Flags().Var(intervalVar(&ckpt, time.Hour), "audit-checkpoint-interval", "how often each audit chain's head is checkpointed (0 turns it off; sweeps checkpoint too)")
 	return cmd
 }
 

@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+func keysCmd(env envFunc) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "keys",
+		Short: "Create, list and revoke a tenant's API keys",
+		Long: `Create, list and revoke the API keys of a tenant, as the API's
+/v1/tenants/{tenant}/keys does, without a server. A key reaches its tenant
+alone. Only its hash is stored: the key is printed once, when it is made.
+Every change is audited in the tenant's security log under the actor
+"cli:<user>".`,
+	}
+	cmd.AddCommand(keysCreateCmd(env), keysListCmd(env), keysRevokeCmd(env))
+	return cmd
+}
+
+// keyJSON is an API key as "keys list" shows it: never its secret.
+type keyJSON struct {
+	Prefix    string    `json:"prefix"`
+	CreatedAt time.Time `json:"created_at"`
+	Revoked   bool      `json:"revoked"`
+}
+
+func keysCreateCmd(env envFunc) *cobra.Command {
+	var (
+		df     dataFlags
+		tenant string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "create --tenant T",
+		Short: "Make a new API key for a tenant and print it (once)",
+		Long: `Make a new API key for a tenant and print it on standard output: this is
+the only time it can be read. Revoke it by its prefix, the part after "lk_"
+up to the next "_".`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withData(cmd, &df, func(ctx context.Context, o *opened) error {
+				key, err := o.eng.CreateAPIKey(ctx, operator(), tenant)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), map[string]string{"key": key, "tenant": tenant, "prefix": keyPrefix(key)})
+				}
+				fmt.Fprintln(cmd.OutOrStdout(), key)
+				fmt.Fprintf(cmd.ErrOrStderr(), "API key for tenant %s, shown once; revoke it with \"lethe keys revoke --tenant %s %s\"\n", tenant, tenant, keyPrefix(key))
+				return nil
+			})
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"key\", \"tenant\", \"prefix\"} as JSON")
+	cmd.MarkFlagRequired("tenant")
+	return cmd
+}
+
+// keyPrefix is the public part of a key "lk_<prefix>_<secret>".
+func keyPrefix(key string) string {
+	p, _, _ := strings.Cut(strings.TrimPrefix(key, "lk_"), "_")
+	return p
+}
+
+func keysListCmd(env envFunc) *cobra.Command {
+	var (
+		df     dataFlags
+		tenant string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "list --tenant T",
+		Short: "List a tenant's API keys by prefix (never their secrets)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return withData(cmd, &df, func(ctx context.Context, o *opened) error {
+				ks, err := o.eng.APIKeys(ctx, tenant)
+				if err != nil {
+					return err
+				}
+				out := make([]keyJSON, len(ks))
+				for i, k := range ks {
+					out[i] = keyJSON{Prefix: k.Prefix, CreatedAt: k.CreatedAt.UTC(), Revoked: k.Revoked}
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), map[string]any{"keys": out})
+				}
+				tw := newTable(cmd.OutOrStdout())
+				fmt.Fprintln(tw, "PREFIX\tCREATED\tREVOKED")
+				for _, k := range out {
+					fmt.Fprintf(tw, "%s\t%s\t%v\n", k.Prefix, k.CreatedAt.Format(time.RFC3339), k.Revoked)
+				}
+				return tw.Flush()
+			})
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"keys\": [...]} as JSON")
+	cmd.MarkFlagRequired("tenant")
+	return cmd
+}
+
+func keysRevokeCmd(env envFunc) *cobra.Command {
+	var (
+		df     dataFlags
+		tenant string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "revoke PREFIX --tenant T",
+		Short: "Revoke a tenant's API key by its prefix",
+		Long: `Revoke a tenant's API key by its prefix (as "keys list" shows it; a whole
+key is accepted too). The next request with the key is refused.`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			prefix := args[0]
+			if strings.HasPrefix(prefix, "lk_") {
+				prefix = keyPrefix(prefix)
+			}
+			return withData(cmd, &df, func(ctx context.Context, o *opened) error {
+				if err := o.eng.RevokeAPIKey(ctx, operator(), tenant, prefix); err != nil {
+					return err
+				}
+				if asJSON {
+					return printJSON(cmd.OutOrStdout(), map[string]any{"prefix": prefix, "tenant": tenant, "revoked": true})
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "revoked API key %s of tenant %s\n", prefix, tenant)
+				return nil
+			})
+		},
+	}
+	df.register(cmd, env)
+	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.MarkFlagRequired("tenant")
+	return cmd
+}
