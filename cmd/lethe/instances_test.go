@@ -726,7 +726,7 @@ func statCount(t *testing.T, c *instClient, coll string) int64 {
 			Count int64 `json:"count"`
 		} `json:"rows"`
 	}
-	c.must(t, "GET", "/v1/tenants/"+instTenant+"/stats/"+coll+"?group_by=session_id", nil, http.StatusOK, &out)
+	c.must(t, "GET", "/v1/tenants/"+instTenant+"/stats/"+coll+"?group_by=sender", nil, http.StatusOK, &out)
 	var n int64
 	for _, r := range out.Rows {
 		n += r.Count
