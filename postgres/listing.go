@@ -19,11 +19,12 @@ func pageLimit(n int) int {
 	return n
 }
 
+const qListTenants = "SELECT id, packs, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2"
+
 // ListTenants pages through the tenants in id order, a range scan of the
 // primary key.
 func (s *Store) ListTenants(ctx context.Context, q lethe.TenantQuery) ([]*lethe.Tenant, error) {
-	ts, err := s.tenants(ctx, "SELECT id, packs, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2",
-		q.After, pageLimit(q.Limit))
+	ts, err := s.tenants(ctx, qListTenants, q.After, pageLimit(q.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}

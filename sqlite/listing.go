@@ -17,11 +17,12 @@ func pageLimit(n int) int {
 	return n
 }
 
+const qListTenants = "SELECT id, packs, created_at FROM tenants WHERE id > ? ORDER BY id LIMIT ?"
+
 // ListTenants pages through the tenants in id order, a range scan of the
 // primary key.
 func (s *Store) ListTenants(ctx context.Context, q lethe.TenantQuery) ([]*lethe.Tenant, error) {
-	rows, err := s.query(ctx, "SELECT id, packs, created_at FROM tenants WHERE id > ? ORDER BY id LIMIT ?",
-		q.After, pageLimit(q.Limit))
+	rows, err := s.query(ctx, qListTenants, q.After, pageLimit(q.Limit))
 	if err != nil {
 		return nil, fmt.Errorf("list tenants: %w", err)
 	}
