@@ -2,8 +2,10 @@ package httpapi
 
 import (
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"time"
 
@@ -35,7 +37,8 @@ func newListQuery(r *http.Request, known ...string) *listQuery {
 	for _, k := range known {
 		allowed[k] = true
 	}
-	for k, vs := range q.v {
+	for _, k := range slices.Sorted(maps.Keys(q.v)) {
+		vs := q.v[k]
 		switch {
 		case !allowed[k]:
 			q.fail(k, "unknown query parameter")
