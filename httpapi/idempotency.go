@@ -167,7 +167,7 @@ func addIdempotencyKey(doc map[string]any) {
 	params["IdempotencyKey"] = map[string]any{
 		"name": idempotencyHeader, "in": "header", "required": false,
 		"description": "Makes a retry safe: the same principal sending the same request (method, path, body) with the same key within 24 hours gets the first successful answer again (status, body and Location, with `Idempotent-Replayed: true`) instead of running it twice. The same key with another request answers 422; a retry while the first request runs answers 409. Failed requests are not kept: their retry runs anew. 1 to 255 visible ASCII characters; a UUID is a good key.",
-		"schema": map[string]any{"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+		"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 	}
 	for _, item := range doc["paths"].(map[string]any) {
 		op, _ := item.(map[string]any)["post"].(map[string]any)
