@@ -263,3 +263,44 @@ func TestIdempotency_AdminRoutesWithoutTenantReplaySealed(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+func TestIdempotency_EveryPostDocumentsTheHeader(t *testing.T) {
+	ts := newServer(t)
+	r := ts.must(200, ts.do("", "GET", "/v1/openapi.json", nil))
+	var doc struct {
+		Paths map[string]map[string]struct {
+			Parameters []map[string]any `json:"parameters"`
+			Responses  map[string]any   `json:"responses"`
+		} `json:"paths"`
+		Components struct {
+			Parameters map[string]map[string]any `json:"parameters"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(r.body, &doc); err != nil {
+		t.Fatal(err)
+	}
+	if p := doc.Components.Parameters["IdempotencyKey"]; p["name"] != "Idempotency-Key" || p["in"] != "header" {
+		t.Fatalf("parameter: %v", p)
+	}
+	posts := 0
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			has := false
+			for _, p := range op.Parameters {
+				has = has || p["$ref"] == "#/components/parameters/IdempotencyKey"
+			}
+			if has != (method == "post") {
+				t.Errorf("%s %s: Idempotency-Key documented %v", method, path, has)
+			}
+			if method == "post" {
+				posts++
+				if op.Responses["409"] == nil || op.Responses["422"] == nil {
+					t.Errorf("POST %s documents no 409 or 422", path)
+				}
+			}
+		}
+	}
+	if posts < 5 {
+		t.Fatalf("only %d POSTs documented", posts)
+	}
+}
