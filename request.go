@@ -166,6 +166,9 @@ type RequestStore interface {
 	// Request reads a tenant's job; ErrNotFound when absent or another
 	// tenant's.
 	Request(ctx context.Context, tenant, id string) (*Request, error)
+	// ListRequests pages through a tenant's jobs in id order, filtered by
+	// state and type when set.
+	ListRequests(ctx context.Context, q RequestQuery) ([]*Request, error)
 	// ClaimRequest hands the oldest pending job, or a running one whose
 	// lease has run out (its runner died), to owner until leaseUntil;
 	// ErrNotFound when none.

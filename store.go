@@ -29,6 +29,8 @@ type Store interface {
 	CreateTenant(ctx context.Context, t *Tenant) error
 	Tenant(ctx context.Context, id string) (*Tenant, error)
 	Tenants(ctx context.Context) ([]*Tenant, error)
+	// ListTenants pages through the tenants in id order.
+	ListTenants(ctx context.Context, q TenantQuery) ([]*Tenant, error)
 
 	// PutKey stores a wrapped tenant key; ErrConflict when that tenant,
 	// purpose and version exist.
@@ -67,6 +69,9 @@ type Store interface {
 	// ScanRecords pages through a collection in id order, starting after
 	// the given id ("" for the start).
 	ScanRecords(ctx context.Context, tenant, collection, afterID string, limit int) ([]*Record, error)
+	// ListRecords pages through a collection in id order, filtered (see
+	// RecordQuery); subjects are not loaded.
+	ListRecords(ctx context.Context, q RecordQuery) ([]*Record, error)
 
 	// UpdatePlans rewrites only the plan columns of records, each guarded by
 	// the record's UpdatedAt: a record written since it was read keeps the
@@ -107,6 +112,7 @@ type Store interface {
 
 	AuditStore
 	RequestStore
+	IdempotencyStore
 
 	// Checkpoint moves committed data into the main database file and
 	// truncates the write-ahead log, so that erased bytes do not linger.

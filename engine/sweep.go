@@ -55,10 +55,12 @@ type SweepCount struct {
 // killed at any point loses nothing: the next one takes up what is still
 // due, and records not yet due are never read. Only one sweep runs at a
 // time in a process, and only one across instances sharing a database
-// (the others return Busy).
+// (the others return Busy). Every sweep also deletes the expired answers
+// kept for Idempotency-Key retries.
 func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 	e.sweepMu.Lock()
 	defer e.sweepMu.Unlock()
+	e.purgeIdempotency(ctx)
 	now := e.now().UTC()
 	res := &SweepResult{Started: now}
 	lease := &lethe.Lease{Name: sweepLease, Owner: e.instance}

@@ -68,6 +68,7 @@ func openAPIDocument() ([]byte, error) {
 			schemas[k] = v
 		}
 	}
+	addIdempotencyKey(doc)
 	return json.MarshalIndent(doc, "", "  ")
 }
 

@@ -81,7 +81,8 @@ func routes() []route {
 	rs = append(rs, requestRoutes()...)
 	rs = append(rs, logRoutes()...)
 	rs = append(rs, keyRoutes()...)
-	return rs
+	rs = append(rs, listingRoutes()...)
+	return withIdempotency(rs)
 }
 
 // New builds the API server.

@@ -42,6 +42,8 @@ func Run(t *testing.T, open func(t *testing.T) lethe.Store) {
 		{"Requests", requestTests},
 		{"Leases", leaseTests},
 		{"Guards", guardTests},
+		{"Listing", listingTests},
+		{"Idempotency", idempotencyTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {

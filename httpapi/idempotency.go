@@ -1,0 +1,186 @@
+package httpapi
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/engine"
+)
+
+// Safe retries (Idempotency-Key). A POST sent with the header runs once:
+// its answer is kept for engine.IdempotencyTTL (24 h), sealed with the
+// tenant's data key (the system tenant's for POST /v1/tenants and POST
+// /v1/sweeps, which have none), and a retry by the same principal with
+// the same key, method, path and body gets it again, status, body and
+// Location alike, marked by "Idempotent-Replayed: true". The same key
+// with another request is refused (422 naming Idempotency-Key); a retry
+// while the first request still runs gets 409.
+//
+// Only successful answers are kept. A request that failed changed
+// nothing (the engine writes all or nothing), and many failures depend on
+// the moment (a full disk, a collection switched off, an unknown tenant
+// created since): its key is released and a retry runs anew.
+//
+// The rule lives here once: withIdempotency wraps every POST of the
+// routing table, and the OpenAPI document gets the header on every POST
+// the same way (addIdempotencyKey).
+
+// idempotencyHeader is the request header (draft-ietf-httpapi-idempotency-key-header).
+const idempotencyHeader = "Idempotency-Key"
+
+// keptHeaders are the response headers a replay repeats.
+var keptHeaders = []string{"Content-Type", "Location"}
+
+// withIdempotency wraps the handler of every POST route.
+func withIdempotency(rs []route) []route {
+	for i := range rs {
+		if rs[i].method == http.MethodPost {
+			rs[i].handle = idempotent(rs[i].handle)
+		}
+	}
+	return rs
+}
+
+type handler = func(s *Server, w http.ResponseWriter, r *http.Request, p engine.Principal) error
+
+func idempotent(h handler) handler {
+	return func(s *Server, w http.ResponseWriter, r *http.Request, p engine.Principal) error {
+		values := r.Header.Values(idempotencyHeader)
+		if len(values) == 0 {
+			return h(s, w, r, p)
+		}
+		if len(values) > 1 {
+			return &lethe.FieldError{Field: idempotencyHeader, Reason: "send the header once"}
+		}
+		body, err := io.ReadAll(r.Body)
+		if err != nil {
+			var mbe *http.MaxBytesError
+			if errors.As(err, &mbe) {
+				return err
+			}
+			return fmt.Errorf("%w: read body: %v", errMalformed, err)
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+		call, kept, err := s.eng.BeginIdempotent(r.Context(), engine.IdempotentRequest{
+			Tenant: r.PathValue("tenant"), Principal: p.Name, Key: values[0],
+			Method: r.Method, Path: r.URL.RequestURI(), Body: body,
+		})
+		if err != nil {
+			return err
+		}
+		if kept != nil {
+			for _, k := range keptHeaders {
+				for _, v := range kept.Header[k] {
+					w.Header().Add(k, v)
+				}
+			}
+			w.Header().Set("Cache-Control", "no-store")
+			w.Header().Set("Idempotent-Replayed", "true")
+			w.WriteHeader(kept.Status)
+			w.Write(kept.Body)
+			return nil
+		}
+		rec := &recorder{header: http.Header{}}
+		defer func() {
+			// A panic answers 500 (see wrap): the key is given up first.
+			if v := recover(); v != nil {
+				call.Release(r.Context())
+				panic(v)
+			}
+		}()
+		err = h(s, rec, r, p)
+		if err != nil || rec.status < 200 || rec.status > 299 {
+			if rerr := call.Release(r.Context()); rerr != nil {
+				s.log.Error("idempotency: release key", "path", r.URL.Path, "err", rerr)
+			}
+			if err != nil {
+				return err
+			}
+			rec.sendTo(w)
+			return nil
+		}
+		a := engine.Answer{Status: rec.status, Header: map[string][]string{}, Body: rec.body.Bytes()}
+		for _, k := range keptHeaders {
+			if vs := rec.header.Values(k); len(vs) > 0 {
+				a.Header[k] = vs
+			}
+		}
+		if err := call.Finish(r.Context(), a); err != nil {
+			// The request ran: its answer goes out. The key stays in
+			// progress until its lock runs out, so a retry meanwhile
+			// gets 409 rather than running a second time.
+			s.log.Error("idempotency: keep answer", "path", r.URL.Path, "err", err)
+		}
+		rec.sendTo(w)
+		return nil
+	}
+}
+
+// recorder holds a handler's answer until it is kept.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(code int) {
+	if r.status == 0 {
+		r.status = code
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	return r.body.Write(b)
+}
+
+// sendTo writes the held answer to w.
+func (r *recorder) sendTo(w http.ResponseWriter) {
+	for k, vs := range r.header {
+		w.Header()[k] = vs
+	}
+	if r.status == 0 {
+		r.status = http.StatusOK
+	}
+	w.WriteHeader(r.status)
+	w.Write(r.body.Bytes())
+}
+
+// addIdempotencyKey documents the header on every POST of the OpenAPI
+// document, with the answers it adds (409 while the first request runs,
+// 422 for a key reused with another request).
+func addIdempotencyKey(doc map[string]any) {
+	comps := doc["components"].(map[string]any)
+	params, _ := comps["parameters"].(map[string]any)
+	if params == nil {
+		params = map[string]any{}
+		comps["parameters"] = params
+	}
+	params["IdempotencyKey"] = map[string]any{
+		"name": idempotencyHeader, "in": "header", "required": false,
+		"description": "Makes a retry safe: the same principal sending the same request (method, path, body) with the same key within 24 hours gets the first successful answer again (status, body and Location, with `Idempotent-Replayed: true`) instead of running it twice. The same key with another request answers 422; a retry while the first request runs answers 409. Failed requests are not kept: their retry runs anew. 1 to 255 visible ASCII characters; a UUID is a good key.",
+		"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
+	}
+	for _, item := range doc["paths"].(map[string]any) {
+		op, _ := item.(map[string]any)["post"].(map[string]any)
+		if op == nil {
+			continue
+		}
+		ps, _ := op["parameters"].([]any)
+		op["parameters"] = append(ps, map[string]any{"$ref": "#/components/parameters/IdempotencyKey"})
+		res := op["responses"].(map[string]any)
+		for _, code := range []string{"409", "422"} {
+			if res[code] == nil {
+				res[code] = map[string]any{"$ref": "#/components/responses/Problem"}
+			}
+		}
+	}
+}
