@@ -5,12 +5,9 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -176,47 +173,6 @@ func reach(a access, p engine.Principal, tenant string) error {
 		if !p.CanReach(tenant) {
 			return fmt.Errorf("%w: this key does not reach tenant %q", lethe.ErrForbidden, tenant)
 		}
-	}
-	return nil
-}
-
-// errMalformed marks bodies that are not the JSON the route expects.
-var errMalformed = errors.New("malformed request")
-
-// decode reads a JSON body strictly: unknown keys, trailing data and wrong
-// shapes are errors naming what is wrong. Numbers stay json.Number so that
-// integers survive exactly.
-func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return fmt.Errorf("%w: read body: %v", errMalformed, err)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return fmt.Errorf("%w: empty body; send a JSON object", errMalformed)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			return &lethe.FieldError{Field: te.Field, Reason: fmt.Sprintf("want %s, got JSON %s", te.Type, te.Value)}
-		case errors.As(err, &se):
-			return fmt.Errorf("%w: invalid JSON at byte %d: %v", errMalformed, se.Offset, err)
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &lethe.FieldError{Field: name, Reason: "unknown field"}
-		}
-		return fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the JSON object", errMalformed)
 	}
 	return nil
 }
