@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -99,11 +100,44 @@ func New(cfg Config) *Server {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
 	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.handleOtherMethods(append(routes(), route{method: "GET", pattern: "/metrics"}))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, Problem{Type: "urn:lethe:problem:not-found", Title: "Not found", Status: http.StatusNotFound,
-			Detail: fmt.Sprintf("no route %s %s; see /v1/openapi.json", r.Method, r.URL.Path), Instance: r.URL.Path})
+		writeProblem(w, problemFor(errNoRoute, s.log, r))
 	})
 	return s
+}
+
+// errNoRoute answers a path no route has.
+var errNoRoute = errors.New("no route")
+
+// methodError answers a known path asked with a method it does not serve.
+type methodError struct {
+	method string
+	allow  []string
+}
+
+func (e *methodError) Error() string { return "method " + e.method + " not allowed" }
+
+// handleOtherMethods answers 405 with an Allow header for every path of
+// the table asked with a method it does not serve. The handlers are
+// registered without a method, so that ServeMux prefers the route's own
+// "METHOD /pattern" and hands them only the other methods; a GET route
+// answers HEAD too, as ServeMux serves it.
+func (s *Server) handleOtherMethods(rs []route) {
+	allow := map[string][]string{}
+	for _, rt := range rs {
+		allow[rt.pattern] = append(allow[rt.pattern], rt.method)
+		if rt.method == http.MethodGet {
+			allow[rt.pattern] = append(allow[rt.pattern], http.MethodHead)
+		}
+	}
+	for pattern, methods := range allow {
+		slices.Sort(methods)
+		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			writeProblem(w, problemFor(&methodError{method: r.Method, allow: methods}, s.log, r))
+		})
+	}
 }
 
 // Metrics returns the server's Prometheus metrics (the scheduler reports
