@@ -301,8 +301,8 @@ func (w *teeWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 type discard struct{}
 
-func (discard) Header() http.Header       { return http.Header{} }
+func (discard) Header() http.Header         { return http.Header{} }
 func (discard) Write(b []byte) (int, error) { return len(b), nil }
-func (discard) WriteHeader(int)           {}
+func (discard) WriteHeader(int)             {}
 
 var _ io.Writer = discard{}
