@@ -1,6 +1,8 @@
 package httpapi
 
 import (
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,4 +85,65 @@ func TestCheckResponses_FailsOnEveryKindOfMismatch(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestOpenAPI_ResponseObjectsAreClosed walks every schema a response can
+// reach and fails for an object that lists properties but leaves others
+// open: such a schema lets an undocumented field through the checker. An
+// object meant to hold any keys (a record's fields, a log entry's data)
+// lists no properties, or says what its additionalProperties are.
+func TestOpenAPI_ResponseObjectsAreClosed(t *testing.T) {
+	raw, err := openAPIDocument()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc map[string]any
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	schemas := doc["components"].(map[string]any)["schemas"].(map[string]any)
+	seen := map[string]bool{}
+	var walk func(where string, s any)
+	walk = func(where string, s any) {
+		m, ok := s.(map[string]any)
+		if !ok {
+			return
+		}
+		if ref, ok := m["$ref"].(string); ok {
+			name := strings.TrimPrefix(ref, "#/components/schemas/")
+			if !seen[name] {
+				seen[name] = true
+				walk("#/components/schemas/"+name, schemas[name])
+			}
+			return
+		}
+		if props, ok := m["properties"].(map[string]any); ok {
+			if _, set := m["additionalProperties"]; !set {
+				t.Errorf("%s: an object with properties but no additionalProperties (add \"additionalProperties\": false and a required list)", where)
+			}
+			for k, p := range props {
+				walk(where+"/properties/"+k, p)
+			}
+		}
+		walk(where+"/items", m["items"])
+		walk(where+"/additionalProperties", m["additionalProperties"])
+		for _, kw := range []string{"oneOf", "anyOf", "allOf"} {
+			list, _ := m[kw].([]any)
+			for i, sub := range list {
+				walk(fmt.Sprintf("%s/%s/%d", where, kw, i), sub)
+			}
+		}
+	}
+	for path, item := range doc["paths"].(map[string]any) {
+		for method, op := range item.(map[string]any) {
+			resps, _ := op.(map[string]any)["responses"].(map[string]any)
+			for code, resp := range resps {
+				content, _ := resp.(map[string]any)["content"].(map[string]any)
+				for ct, media := range content {
+					walk(fmt.Sprintf("%s %s %s %s", strings.ToUpper(method), path, code, ct), media.(map[string]any)["schema"])
+				}
+			}
+		}
+	}
+	walk("#/components/schemas/Problem", schemas["Problem"])
 }
