@@ -43,3 +43,24 @@ func (e *FieldError) Error() string { return e.Field + ": " + e.Reason }
 
 // Is makes every FieldError match ErrInvalid.
 func (e *FieldError) Is(target error) bool { return target == ErrInvalid }
+
+// ConflictError says what exists already in words a client can act on:
+// "tenant acme exists", "record A-1 exists in collection orders". It
+// matches ErrConflict. Err keeps the cause (a driver's message, which may
+// quote SQL) for the log; an API answer shows What alone.
+type ConflictError struct {
+	What string
+	Err  error
+}
+
+func (e *ConflictError) Error() string {
+	if e.Err == nil {
+		return e.What
+	}
+	return e.What + ": " + e.Err.Error()
+}
+
+func (e *ConflictError) Unwrap() error { return e.Err }
+
+// Is makes every ConflictError match ErrConflict.
+func (e *ConflictError) Is(target error) bool { return target == ErrConflict }

@@ -55,7 +55,7 @@ func newServer(t *testing.T) *testServer {
 	if _, err := eng.EnsureAdminToken(ctx, adminToken); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Engine: eng, MaxBody: 1 << 20}))
+	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(httpapi.Config{Engine: eng, MaxBody: 1 << 20})))
 	t.Cleanup(func() {
 		srv.Close()
 		eng.Close()

@@ -183,7 +183,7 @@ func canaryServer(t *testing.T, dir string, kek *keyring.FileKEK, logs *canaryLo
 	if _, err := eng.EnsureAdminToken(ctx, adminToken); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Engine: eng, Logger: log, MaxBody: 1 << 20}))
+	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(httpapi.Config{Engine: eng, Logger: log, MaxBody: 1 << 20})))
 	ts := &testServer{t: t, url: srv.URL, admin: adminToken, dir: dir, store: st, eng: eng}
 	var once sync.Once
 	stop := func() {

@@ -295,7 +295,7 @@ func startDiskFullServer(ctx context.Context, t *testing.T, dbPath string, kek k
 	if _, err := eng.EnsureAdminToken(ctx, adminToken); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.New(httpapi.Config{Engine: eng, Logger: log, MaxBody: 1 << 20}))
+	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(httpapi.Config{Engine: eng, Logger: log, MaxBody: 1 << 20})))
 	s := &diskFullServer{
 		t: t, srv: srv, store: st, eng: eng,
 		client: &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: diskFullClients}, Timeout: time.Minute},

@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
+	"strings"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -34,10 +36,19 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 	p := Problem{Instance: r.URL.Path}
 	var fe *lethe.FieldError
 	var mbe *http.MaxBytesError
+	var ce *lethe.ConflictError
+	var me *methodError
 	switch {
+	case errors.As(err, &me):
+		p.Status, p.Type, p.Title = http.StatusMethodNotAllowed, "urn:lethe:problem:method-not-allowed", "Method not allowed"
+		p.Detail = fmt.Sprintf("%s is not served on %s; use %s (see /v1/openapi.json)", me.method, r.URL.Path, strings.Join(me.allow, ", "))
+	case errors.Is(err, errNoRoute):
+		p.Status, p.Type, p.Title = http.StatusNotFound, "urn:lethe:problem:not-found", "Not found"
+		p.Detail = fmt.Sprintf("no route %s %s; see /v1/openapi.json", r.Method, r.URL.Path)
 	case errors.As(err, &mbe):
 		p.Status, p.Type, p.Title = http.StatusRequestEntityTooLarge, "urn:lethe:problem:too-large", "Request body too large"
-		p.Detail = err.Error()
+		p.Detail = fmt.Sprintf("the body is larger than this server's limit of %s; split it "+
+			"(a batch into smaller batches), or raise the limit with lethe serve --max-body BYTES", byteSize(mbe.Limit))
 	case errors.As(err, &fe):
 		p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "urn:lethe:problem:invalid", "Invalid input"
 		p.Detail = fe.Error()
@@ -64,9 +75,14 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 	case errors.Is(err, lethe.ErrHeld):
 		p.Status, p.Type, p.Title = http.StatusConflict, "urn:lethe:problem:legal-hold", "Under legal hold"
 		p.Detail = err.Error()
-	case errors.Is(err, lethe.ErrConflict):
+	case errors.As(err, &ce):
 		p.Status, p.Type, p.Title = http.StatusConflict, "urn:lethe:problem:conflict", "Conflict"
-		p.Detail = err.Error()
+		p.Detail = ce.What
+	case errors.Is(err, lethe.ErrConflict):
+		// A conflict nobody named: its text may be a driver's.
+		log.Warn("unnamed conflict", "method", r.Method, "path", r.URL.Path, "err", err)
+		p.Status, p.Type, p.Title = http.StatusConflict, "urn:lethe:problem:conflict", "Conflict"
+		p.Detail = "the data changed meanwhile; read it again and retry"
 	case errors.Is(err, lethe.ErrStorageFull):
 		p.Status, p.Type, p.Title = http.StatusInsufficientStorage, "urn:lethe:problem:storage-full", "Storage full"
 		p.Detail = "the disk is full; nothing was written"
@@ -91,6 +107,18 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 		p.Status, p.Type, p.Title = http.StatusInternalServerError, "urn:lethe:problem:internal", "Internal error"
 	}
 	return p
+}
+
+// byteSize writes a body limit as an operator sets it and a person reads
+// it: "1048576 bytes (1 MiB)".
+func byteSize(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d bytes (%d MiB)", n, n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d bytes (%d KiB)", n, n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 // statusClientClosed answers a request whose client disconnected first.

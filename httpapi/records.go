@@ -61,10 +61,16 @@ func (ri recordIn) toNew(prefix string) (engine.NewRecord, error) {
 // maxBatch bounds the records of one batch create.
 const maxBatch = 10000
 
-// createRecords takes one record, or {"records": [...]} for a batch that is
-// stored all or nothing.
+// createRecords takes one record, answered with the record, or
+// {"records": [...]} for a batch that is stored all or nothing, answered
+// with each record's id, state and plan (the records themselves with
+// ?echo=true).
 func (s *Server) createRecords(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
 	tenant, coll := r.PathValue("tenant"), r.PathValue("collection")
+	echo, err := echoParam(r)
+	if err != nil {
+		return err
+	}
 	var body struct {
 		recordIn
 		Records *[]recordIn `json:"records"`
@@ -104,12 +110,45 @@ func (s *Server) createRecords(w http.ResponseWriter, r *http.Request, _ engine.
 		writeJSON(w, http.StatusCreated, toRecordJSON(docs[0]))
 		return nil
 	}
-	out := make([]recordJSON, len(docs))
+	if echo {
+		out := make([]recordJSON, len(docs))
+		for i, d := range docs {
+			out[i] = toRecordJSON(d)
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"records": out})
+		return nil
+	}
+	out := make([]createdJSON, len(docs))
 	for i, d := range docs {
-		out[i] = toRecordJSON(d)
+		out[i] = createdJSON{ID: d.ID, State: d.State}
+		if d.Plan.Planned() {
+			out[i].Plan = &planJSON{Action: d.Plan.Action, Rule: d.Plan.Rule, DueAt: d.Plan.DueAt}
+		}
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"records": out})
 	return nil
+}
+
+// createdJSON is one record of a batch as the answer names it: its id,
+// state and plan. The fields are not sent back: a batch of thousands
+// would cross the wire again only to be thrown away, personal data
+// included. ?echo=true sends the records.
+type createdJSON struct {
+	ID    string      `json:"id"`
+	State lethe.State `json:"state"`
+	Plan  *planJSON   `json:"plan,omitempty"`
+}
+
+// echoParam reads ?echo=true|false (default false).
+func echoParam(r *http.Request) (bool, error) {
+	switch v := r.URL.Query().Get("echo"); v {
+	case "", "false":
+		return false, nil
+	case "true":
+		return true, nil
+	default:
+		return false, &lethe.FieldError{Field: "echo", Reason: fmt.Sprintf("want true or false, got %q", v)}
+	}
 }
 
 func refOf(r *http.Request) lethe.RecordRef {

@@ -108,6 +108,10 @@ func FuzzCreateRecord(f *testing.F) {
 	}
 	path := "/v1/tenants/" + fuzzTenant + "/collections/x/records"
 	admin := engine.Principal{Admin: true, Name: "admin"}
+	c, err := loadChecker()
+	if err != nil {
+		f.Fatal(err)
+	}
 	f.Fuzz(func(t *testing.T, col uint16, body []byte) {
 		coll := cols[int(col)%len(cols)]
 		w := httptest.NewRecorder()
@@ -121,11 +125,20 @@ func FuzzCreateRecord(f *testing.F) {
 			if w.Code != http.StatusCreated {
 				t.Fatalf("%s: accepted %q with status %d", coll, body, w.Code)
 			}
+			if err := c.check(r, w.Code, w.Header(), w.Body.Bytes()); err != nil {
+				t.Fatalf("%s: body %q: %v", coll, body, err)
+			}
 			return
 		}
 		p := problemFor(err, s.log, r)
 		if p.Status >= 500 || p.Status < 400 {
 			t.Fatalf("%s: body %q answered %d (%s): %v", coll, body, p.Status, p.Title, err)
+		}
+		// The answer the router would write is what the document says.
+		pw := httptest.NewRecorder()
+		writeProblem(pw, p)
+		if err := c.check(r, pw.Code, pw.Header(), pw.Body.Bytes()); err != nil {
+			t.Fatalf("%s: body %q: %v", coll, body, err)
 		}
 	})
 }

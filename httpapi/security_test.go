@@ -170,7 +170,7 @@ func TestAPI_BadInputIsRefusedAndStoresNothing(t *testing.T) {
 		field                    string
 	}{
 		{"malformed JSON", "POST", recs, `{"fields":`, 400, ""},
-		{"not an object", "POST", recs, `[1,2]`, 422, ""},
+		{"not an object", "POST", recs, `[1,2]`, 400, ""},
 		{"empty body", "POST", recs, ``, 400, ""},
 		{"trailing data", "POST", recs, `{"fields":{}} {}`, 400, ""},
 		{"unknown tenant", "POST", "/v1/tenants/nope/collections/orders/records", `{"fields":{}}`, 403, ""},

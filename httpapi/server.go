@@ -5,14 +5,12 @@
 package httpapi
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -103,11 +101,44 @@ func New(cfg Config) *Server {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
 	s.mux.Handle("GET /metrics", s.metrics.handler())
+	s.handleOtherMethods(append(routes(), route{method: "GET", pattern: "/metrics"}))
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, Problem{Type: "urn:lethe:problem:not-found", Title: "Not found", Status: http.StatusNotFound,
-			Detail: fmt.Sprintf("no route %s %s; see /v1/openapi.json", r.Method, r.URL.Path), Instance: r.URL.Path})
+		writeProblem(w, problemFor(errNoRoute, s.log, r))
 	})
 	return s
+}
+
+// errNoRoute answers a path no route has.
+var errNoRoute = errors.New("no route")
+
+// methodError answers a known path asked with a method it does not serve.
+type methodError struct {
+	method string
+	allow  []string
+}
+
+func (e *methodError) Error() string { return "method " + e.method + " not allowed" }
+
+// handleOtherMethods answers 405 with an Allow header for every path of
+// the table asked with a method it does not serve. The handlers are
+// registered without a method, so that ServeMux prefers the route's own
+// "METHOD /pattern" and hands them only the other methods; a GET route
+// answers HEAD too, as ServeMux serves it.
+func (s *Server) handleOtherMethods(rs []route) {
+	allow := map[string][]string{}
+	for _, rt := range rs {
+		allow[rt.pattern] = append(allow[rt.pattern], rt.method)
+		if rt.method == http.MethodGet {
+			allow[rt.pattern] = append(allow[rt.pattern], http.MethodHead)
+		}
+	}
+	for pattern, methods := range allow {
+		slices.Sort(methods)
+		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", strings.Join(methods, ", "))
+			writeProblem(w, problemFor(&methodError{method: r.Method, allow: methods}, s.log, r))
+		})
+	}
 }
 
 // Metrics returns the server's Prometheus metrics (the scheduler reports
@@ -177,47 +208,6 @@ func reach(a access, p engine.Principal, tenant string) error {
 		if !p.CanReach(tenant) {
 			return fmt.Errorf("%w: this key does not reach tenant %q", lethe.ErrForbidden, tenant)
 		}
-	}
-	return nil
-}
-
-// errMalformed marks bodies that are not the JSON the route expects.
-var errMalformed = errors.New("malformed request")
-
-// decode reads a JSON body strictly: unknown keys, trailing data and wrong
-// shapes are errors naming what is wrong. Numbers stay json.Number so that
-// integers survive exactly.
-func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return fmt.Errorf("%w: read body: %v", errMalformed, err)
-	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return fmt.Errorf("%w: empty body; send a JSON object", errMalformed)
-	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	dec.UseNumber()
-	if err := dec.Decode(v); err != nil {
-		var te *json.UnmarshalTypeError
-		var se *json.SyntaxError
-		switch {
-		case errors.As(err, &te):
-			return &lethe.FieldError{Field: te.Field, Reason: fmt.Sprintf("want %s, got JSON %s", te.Type, te.Value)}
-		case errors.As(err, &se):
-			return fmt.Errorf("%w: invalid JSON at byte %d: %v", errMalformed, se.Offset, err)
-		case strings.HasPrefix(err.Error(), "json: unknown field"):
-			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-			return &lethe.FieldError{Field: name, Reason: "unknown field"}
-		}
-		return fmt.Errorf("%w: %v", errMalformed, err)
-	}
-	if dec.More() {
-		return fmt.Errorf("%w: trailing data after the JSON object", errMalformed)
 	}
 	return nil
 }

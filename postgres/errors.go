@@ -78,12 +78,31 @@ func conflictErr(err error) error {
 	if !errors.As(err, &pe) || pe.Code != codeUniqueViolation {
 		return mapErr(err)
 	}
-	switch pe.ConstraintName {
-	case "records_ref":
-		return fmt.Errorf("record exists (%s): %w", pe.Detail, lethe.ErrConflict)
-	case "subjects_unique":
-		// The detail would print the blind-index hash: say which kind only.
-		return fmt.Errorf("a unique identifier is taken by another record: %w", lethe.ErrConflict)
+	key := keyValues(pe.Detail)
+	switch {
+	case pe.ConstraintName == "records_ref" && len(key) == 3:
+		return &lethe.ConflictError{What: fmt.Sprintf("record %s exists in collection %s", key[2], key[1]), Err: mapErr(err)}
+	case pe.ConstraintName == "records_ref":
+		return &lethe.ConflictError{What: "a record with this id exists", Err: mapErr(err)}
+	case pe.ConstraintName == "subjects_unique" && len(key) == 4:
+		// key[3] is the blind-index hash: name the kind and collection only.
+		return &lethe.ConflictError{What: fmt.Sprintf("a record with this %s exists in collection %s", key[2], key[1]), Err: mapErr(err)}
+	case pe.ConstraintName == "subjects_unique":
+		return &lethe.ConflictError{What: "a record with this unique identifier exists", Err: mapErr(err)}
 	}
 	return mapErr(err)
+}
+
+// keyValues splits the values of a unique violation's detail,
+// "Key (tenant, collection, id)=(a, orders, o-1) already exists.", into
+// ["a", "orders", "o-1"]. Tenant ids, collection names and identifier
+// kinds never hold ", "; only the last value may, and it is kept whole.
+// An unexpected detail gives nil.
+func keyValues(detail string) []string {
+	cols, rest, ok := strings.Cut(strings.TrimPrefix(detail, "Key ("), ")=(")
+	if !ok || !strings.HasSuffix(rest, ") already exists.") {
+		return nil
+	}
+	rest = strings.TrimSuffix(rest, ") already exists.")
+	return strings.SplitN(rest, ", ", strings.Count(cols, ", ")+1)
 }

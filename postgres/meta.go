@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -76,8 +77,11 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 	}
 	_, err = db.Exec(ctx, "INSERT INTO tenants (id, packs, created_at) VALUES ($1, $2, $3)",
 		t.ID, packs, ms(s.orNow(t.CreatedAt)))
+	if err = mapErr(err); errors.Is(err, lethe.ErrConflict) {
+		return &lethe.ConflictError{What: fmt.Sprintf("tenant %s exists", t.ID), Err: err}
+	}
 	if err != nil {
-		return fmt.Errorf("create tenant %s: %w", t.ID, mapErr(err))
+		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
 	return nil
 }

@@ -96,6 +96,9 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 			t.ID, string(pj), millis(s.orNow(t.CreatedAt)))
 		return err
 	})
+	if errors.Is(err, lethe.ErrConflict) {
+		return &lethe.ConflictError{What: fmt.Sprintf("tenant %s exists", t.ID), Err: err}
+	}
 	if err != nil {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}

@@ -66,7 +66,7 @@ func insertRecord(p *stmts, r *lethe.Record, row recordRow) error {
 		row.state, row.plain, row.sealed, row.action, row.rule, row.due)
 	if err != nil {
 		if isConflict(err) {
-			return fmt.Errorf("record %s/%s exists: %w", r.Collection, r.ID, lethe.ErrConflict)
+			return &lethe.ConflictError{What: fmt.Sprintf("record %s exists in collection %s", r.ID, r.Collection)}
 		}
 		return fmt.Errorf("insert record %s/%s: %w", r.Collection, r.ID, mapErr(err))
 	}
@@ -82,8 +82,7 @@ func insertSubjects(p *stmts, rid int64, r *lethe.Record) error {
 		_, err := p.exec(insertSubjectSQL, rid, r.Tenant, r.Collection, sub.Kind, sub.Field, sub.Hash, sub.Unique)
 		if err != nil {
 			if isConflict(err) {
-				return fmt.Errorf("record %s/%s: unique %s (field %s) is taken by another record: %w",
-					r.Collection, r.ID, sub.Kind, sub.Field, lethe.ErrConflict)
+				return &lethe.ConflictError{What: fmt.Sprintf("a record with this %s exists in collection %s", sub.Kind, r.Collection)}
 			}
 			return fmt.Errorf("record %s/%s: subject %s: %w", r.Collection, r.ID, sub.Kind, mapErr(err))
 		}

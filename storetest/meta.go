@@ -37,6 +37,7 @@ var metaTests = map[string]func(*testing.T, Opener){
 		}
 		err := s.CreateTenant(ctx, &lethe.Tenant{ID: "alpha", CreatedAt: t0})
 		wantErr(t, "second alpha", err, lethe.ErrConflict)
+		wantConflict(t, "second alpha", err, "tenant alpha exists")
 		got, err := s.Tenant(ctx, "alpha")
 		if err != nil {
 			t.Fatalf("Tenant: %v", err)

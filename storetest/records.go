@@ -109,13 +109,19 @@ var recordTests = map[string]func(*testing.T, Opener){
 		cases := []struct {
 			name  string
 			batch []*lethe.Record
+			says  string
 		}{
-			{"id already stored", []*lethe.Record{record("a", "orders", "n1"), record("a", "orders", "o1"), record("a", "orders", "n2")}},
-			{"id twice in the batch", []*lethe.Record{record("a", "orders", "n3"), record("a", "orders", "n3")}},
+			{"id already stored", []*lethe.Record{record("a", "orders", "n1"), record("a", "orders", "o1"), record("a", "orders", "n2")},
+				"record o1 exists in collection orders"},
+			{"id twice in the batch", []*lethe.Record{record("a", "orders", "n3"), record("a", "orders", "n3")},
+				"record n3 exists in collection orders"},
+			{"id with a comma", []*lethe.Record{record("a", "orders", "n, 4"), record("a", "orders", "n, 4")},
+				"record n, 4 exists in collection orders"},
 		}
 		for _, c := range cases {
 			err := s.InsertRecords(ctx, c.batch)
 			wantErr(t, c.name, err, lethe.ErrConflict)
+			wantConflict(t, c.name, err, c.says)
 			for _, r := range c.batch {
 				if r.ID == "o1" {
 					continue
@@ -139,6 +145,7 @@ var recordTests = map[string]func(*testing.T, Opener){
 		mustInsert(t, s, first)
 		err := s.InsertRecords(ctx, []*lethe.Record{voucher("a", "vouchers", "v3", "WINTER", true), voucher("a", "vouchers", "v2", "SUMMER", true)})
 		wantErr(t, "same code again", err, lethe.ErrConflict)
+		wantConflict(t, "same code again", err, "a record with this voucher exists in collection vouchers")
 		for _, id := range []string{"v2", "v3"} {
 			_, err = s.Record(ctx, lethe.RecordRef{Tenant: "a", Collection: "vouchers", ID: id})
 			wantErr(t, id+" of the failed batch", err, lethe.ErrNotFound)
@@ -153,6 +160,7 @@ var recordTests = map[string]func(*testing.T, Opener){
 		mustInsert(t, s, taker)
 		err = s.UpdateRecord(ctx, voucher("a", "vouchers", "v5", "SUMMER", true))
 		wantErr(t, "update to a taken code", err, lethe.ErrConflict)
+		wantConflict(t, "update to a taken code", err, "a record with this voucher exists in collection vouchers")
 		got, err := s.Record(ctx, taker.Ref())
 		if err != nil {
 			t.Fatalf("Record: %v", err)

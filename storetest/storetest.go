@@ -102,6 +102,19 @@ func wantErr(t *testing.T, what string, err, target error) {
 	}
 }
 
+// wantConflict checks that err is a conflict that says, in words for a
+// client, what exists (what), and quotes no SQL.
+func wantConflict(t *testing.T, what string, err error, want string) {
+	t.Helper()
+	var ce *lethe.ConflictError
+	if !errors.As(err, &ce) {
+		t.Fatalf("%s: got error %v, want a lethe.ConflictError", what, err)
+	}
+	if ce.What != want {
+		t.Fatalf("%s: conflict says %q, want %q", what, ce.What, want)
+	}
+}
+
 // ids lists the records' ids in order.
 func ids(recs []*lethe.Record) []string {
 	out := make([]string, len(recs))

@@ -423,10 +423,10 @@ func personEmail(p int) string { return fmt.Sprintf("person%d@example.org", p) }
 func originName(o int) string  { return fmt.Sprintf("partner-%d", o) }
 
 // instPost writes a batch of records and returns them as the API
-// answered. It runs on any goroutine and reports failures with t.Errorf.
+// answered (?echo=true: the records, not only their ids and plans). It runs on any goroutine and reports failures with t.Errorf.
 func instPost(t *testing.T, c *instClient, coll string, recs []map[string]any) []*instRecord {
 	var out struct{ Records []*instRecord }
-	if st := c.do(t, "POST", "/v1/tenants/"+instTenant+"/collections/"+coll+"/records", map[string]any{"records": recs}, &out); st != http.StatusCreated {
+	if st := c.do(t, "POST", "/v1/tenants/"+instTenant+"/collections/"+coll+"/records?echo=true", map[string]any{"records": recs}, &out); st != http.StatusCreated {
 		t.Errorf("write %d records to %s: status %d", len(recs), coll, st)
 	}
 	return out.Records
