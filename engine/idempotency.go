@@ -133,7 +133,7 @@ func (e *Engine) BeginIdempotent(ctx context.Context, in IdempotentRequest) (*Id
 			Reason: "this key was used for another request (method, path or body differ); use a new key for a new request"}
 	}
 	if !live.Done {
-		return nil, nil, fmt.Errorf("%w: a request with this Idempotency-Key is in progress; retry once it has answered", lethe.ErrConflict)
+		return nil, nil, &lethe.ConflictError{What: "a request with this Idempotency-Key is in progress; retry once it has answered"}
 	}
 	plain, err := keys.Open(live.Response, c.seal)
 	if err != nil {

@@ -121,7 +121,7 @@ func TestErrors_ConflictSaysWhatExists(t *testing.T) {
 func TestErrors_WrongMethodIs405WithAllow(t *testing.T) {
 	ts := newServer(t)
 	for _, tc := range []struct{ method, path, allow string }{
-		{"DELETE", "/v1/tenants/shop/collections/orders/records", "POST"},
+		{"DELETE", "/v1/tenants/shop/collections/orders/records", "GET, HEAD, POST"},
 		{"PUT", "/v1/tenants/shop", "GET, HEAD"},
 		{"POST", "/v1/tenants/shop/collections/orders/records/x", "DELETE, GET, HEAD, PATCH"},
 		{"DELETE", "/v1/tenants/shop/settings/orders", "GET, HEAD, PUT"},
