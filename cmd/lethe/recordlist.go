@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/base64"
 	"fmt"
 	"time"
 
@@ -27,60 +26,14 @@ type recordQuery struct {
 }
 
 // listRecords returns a page of records, PII decrypted, and the cursor of
-// the next page ("" after the last). Each record is read through
-// engine.Get, so that every read is audited as the API's are.
-//
-// It pages with Store.ScanRecords and filters origin and state here, since
-// the engine has no listing of its own yet; it is the one place to switch
-// once it has. Its cursor is opaque to the operator: the last id returned.
+// the next page ("" after the last): the engine's listing, the API's too,
+// which audits the page's reads as one entry.
 func listRecords(ctx context.Context, o *opened, q recordQuery) ([]*engine.Doc, string, error) {
-	if _, err := o.eng.Collection(ctx, q.Tenant, q.Collection); err != nil {
-		return nil, "", err
-	}
-	after, err := decodeCursor(q.Cursor)
+	page, err := o.eng.ListRecords(ctx, q.Tenant, q.Collection, engine.RecordFilter{Origin: q.Origin, State: q.State, Limit: q.Limit, Next: q.Cursor})
 	if err != nil {
 		return nil, "", err
 	}
-	var docs []*engine.Doc
-	scan := max(q.Limit, 100)
-	for {
-		recs, err := o.store.ScanRecords(ctx, q.Tenant, q.Collection, after, scan)
-		if err != nil {
-			return nil, "", err
-		}
-		for _, r := range recs {
-			if (q.Origin != "" && r.Origin != q.Origin) || (q.State != "" && r.State != q.State) {
-				after = r.ID
-				continue
-			}
-			if len(docs) == q.Limit {
-				// One match beyond the page: there is a next page.
-				return docs, encodeCursor(docs[len(docs)-1].ID), nil
-			}
-			d, err := o.eng.Get(ctx, r.Ref())
-			if err != nil {
-				return nil, "", err
-			}
-			docs = append(docs, d)
-			after = r.ID
-		}
-		if len(recs) < scan {
-			return docs, "", nil
-		}
-	}
-}
-
-func encodeCursor(id string) string { return base64.RawURLEncoding.EncodeToString([]byte(id)) }
-
-func decodeCursor(c string) (string, error) {
-	if c == "" {
-		return "", nil
-	}
-	b, err := base64.RawURLEncoding.DecodeString(c)
-	if err != nil || len(b) == 0 {
-		return "", fmt.Errorf("%w: --cursor %q: not a cursor this command printed", errUsage, c)
-	}
-	return string(b), nil
+	return page.Items, page.Next, nil
 }
 
 func recordsListCmd(env envFunc) *cobra.Command {

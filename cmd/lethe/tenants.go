@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/engine"
 	"github.com/lethe-privacy/lethe/retention"
 )
 
@@ -51,10 +52,21 @@ func toTenantJSON(t *lethe.Tenant) tenantJSON {
 	return tenantJSON{ID: t.ID, Packs: packs, CreatedAt: t.CreatedAt.UTC()}
 }
 
-// listTenants returns every tenant, by id. It is the one place the CLI
-// lists tenants: switch it to the engine's listing once there is one.
+// listTenants returns every tenant, by id, paging through the engine's
+// listing (the API's) to the end.
 func listTenants(ctx context.Context, o *opened) ([]*lethe.Tenant, error) {
-	return o.store.Tenants(ctx)
+	var out []*lethe.Tenant
+	next := ""
+	for {
+		page, err := o.eng.ListTenants(ctx, engine.MaxPageLimit, next)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page.Items...)
+		if next = page.Next; next == "" {
+			return out, nil
+		}
+	}
 }
 
 func tenantsCreateCmd(env envFunc) *cobra.Command {
