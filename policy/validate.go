@@ -219,21 +219,21 @@ func (v *validator) rule(c *Collection, r *Rule) {
 	}
 
 	p := r.Period
-	if !p.Max.IsZero() && p.Default.D() > p.Max.D() {
+	if !p.Max.IsZero() && !p.Default.AtMost(p.Max) {
 		v.errorf(r, "period.default", "%s: default %s is above the maximum %s", ctx, p.Default, p.Max)
 	}
 	seen := map[lethe.Duration]bool{}
 	hasDefault := false
 	for i, o := range p.Options {
 		key := fmt.Sprintf("period.options[%d]", i)
-		if !p.Max.IsZero() && o.D() > p.Max.D() {
+		if !p.Max.IsZero() && !o.AtMost(p.Max) {
 			v.errorf(r, key, "%s: option %s is above the maximum %s", ctx, o, p.Max)
 		}
 		if seen[o] {
 			v.errorf(r, key, "%s: option %s listed twice", ctx, o)
 		}
 		seen[o] = true
-		hasDefault = hasDefault || o.D() == p.Default.D()
+		hasDefault = hasDefault || o.Same(p.Default)
 	}
 	// The options are what a settings page offers; a tenant who moved
 	// away from the default must be able to pick it again.
