@@ -62,6 +62,9 @@ type Engine struct {
 	mu       sync.Mutex
 	tenants  map[string]*tenantState
 	settings map[settingsKey]cachedSettings
+	// settingsMu orders settings writes in this process, so that two
+	// PATCHes of one collection do not lose each other's change.
+	settingsMu sync.Mutex
 
 	sweepMu sync.Mutex // one sweep at a time in this process
 	// instance names this engine as the owner of leases; several engines

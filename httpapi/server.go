@@ -69,6 +69,7 @@ func routes() []route {
 		{"GET", "/v1/tenants/{tenant}/collections", tenantPath, (*Server).listCollections},
 		{"GET", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).getSettings},
 		{"PUT", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).putSettings},
+		{"PATCH", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).patchSettings},
 		{"POST", "/v1/tenants/{tenant}/collections/{collection}/records", tenantPath, (*Server).createRecords},
 		{"GET", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", tenantPath, (*Server).getRecord},
 		{"PATCH", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", tenantPath, (*Server).patchRecord},

@@ -64,16 +64,14 @@ func ValidateSettings(c *policy.Collection, s *lethe.Settings) error {
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	valid := true
+	refused := map[string]bool{}
 	for _, name := range names {
 		if reason := checkPeriod(c, name, s.Periods[name]); reason != "" {
 			errs = append(errs, &lethe.FieldError{Field: "periods." + name, Reason: reason})
-			valid = false
+			refused[name] = true
 		}
 	}
-	if valid {
-		errs = append(errs, checkOrder(c, s)...)
-	}
+	errs = append(errs, checkOrder(c, s, refused)...)
 	if len(s.DropMetadata) > 0 && !uses(c.Fields, policy.OpDropKeys) {
 		errs = append(errs, &lethe.FieldError{
 			Field:  "drop_metadata",
@@ -114,8 +112,10 @@ func ValidateSettings(c *policy.Collection, s *lethe.Settings) error {
 // rules on different bases (created_at against last_activity_at) have no
 // order. A pair is reported only when the tenant chose one of its periods,
 // on the period the tenant chose (the delete period when both), so that a
-// policy's own defaults never block a settings change.
-func checkOrder(c *policy.Collection, s *lethe.Settings) []error {
+// policy's own defaults never block a settings change. Pairs with a
+// period refused already are left out: that period is reported, and
+// would not be stored.
+func checkOrder(c *policy.Collection, s *lethe.Settings, refused map[string]bool) []error {
 	var errs []error
 	for _, an := range c.Rules {
 		if an.Action != lethe.ActionAnonymize {
@@ -127,7 +127,7 @@ func checkOrder(c *policy.Collection, s *lethe.Settings) []error {
 			}
 			_, anSet := s.Periods[RuleName(an)]
 			_, delSet := s.Periods[RuleName(del)]
-			if !anSet && !delSet {
+			if !anSet && !delSet || refused[RuleName(an)] || refused[RuleName(del)] {
 				continue
 			}
 			a, d := Period(an, s), Period(del, s)
