@@ -29,6 +29,10 @@ type Store interface {
 	CreateTenant(ctx context.Context, t *Tenant) error
 	Tenant(ctx context.Context, id string) (*Tenant, error)
 	Tenants(ctx context.Context) ([]*Tenant, error)
+	// SetTenantPhoneRegion changes a tenant's phone region; ErrNotFound
+	// when the tenant does not exist. Stored blind-index hashes stay as
+	// they are.
+	SetTenantPhoneRegion(ctx context.Context, tenant, region string) error
 
 	// PutKey stores a wrapped tenant key; ErrConflict when that tenant,
 	// purpose and version exist.
