@@ -65,6 +65,7 @@ func routes() []route {
 		{"GET", "/v1/openapi.json", public, (*Server).openapi},
 		{"POST", "/v1/tenants", adminOnly, (*Server).createTenant},
 		{"GET", "/v1/tenants/{tenant}", tenantPath, (*Server).getTenant},
+		{"PATCH", "/v1/tenants/{tenant}", tenantPath, (*Server).patchTenant},
 		{"POST", "/v1/tenants/{tenant}/keys", adminOnly, (*Server).createKey},
 		{"GET", "/v1/tenants/{tenant}/collections", tenantPath, (*Server).listCollections},
 		{"GET", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).getSettings},

@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/lethe-privacy/lethe"
 )
 
@@ -41,6 +43,9 @@ func (v *validator) policy(p *Policy) {
 		v.errorf(p, "name", "name: the policy needs a name (it becomes the pack name)")
 	case !packName.MatchString(p.Name):
 		v.errorf(p, "name", "name %q: want lower case letters, digits, _ or -, starting with a letter", p.Name)
+	}
+	if p.PhoneRegion != "" && !phonenumbers.GetSupportedRegions()[p.PhoneRegion] {
+		v.errorf(p, "phone_region", "phone_region %q: want a two-letter country code with a numbering plan, such as DE, NL or BE", p.PhoneRegion)
 	}
 	if len(p.Collections) == 0 {
 		v.errorf(p, "collections", "collections: the policy declares no collection")
