@@ -31,20 +31,32 @@ func FuzzParseDuration(f *testing.F) {
 			}
 			return
 		}
-		if d.N < 0 || d.D() < 0 || d.D() > maxDuration {
-			t.Fatalf("ParseDuration(%q) = %+v, length %v outside [0, 200y]", s, d, d.D())
+		lo, hi := d.Bounds()
+		if d.N < 0 || lo < 0 || lo > hi || hi > maxDuration+50*day {
+			t.Fatalf("ParseDuration(%q) = %+v, bounds [%v, %v] outside [0, 200y]", s, d, lo, hi)
 		}
-		if _, ok := unitLen[d.Unit]; !ok {
+		if _, fixed := fixedLen[d.Unit]; !fixed && d.Unit != 'y' {
 			t.Fatalf("ParseDuration(%q) kept unit %q", s, d.Unit)
 		}
-		if d.IsZero() != (d.D() == 0) {
-			t.Fatalf("ParseDuration(%q): IsZero %v but length %v", s, d.IsZero(), d.D())
+		if d.IsZero() != (hi == 0) {
+			t.Fatalf("ParseDuration(%q): IsZero %v but at most %v long", s, d.IsZero(), hi)
+		}
+		if !d.Same(d) || !d.AtMost(d) || d.Shorter(d) || d.Compare(d) != 0 {
+			t.Fatalf("ParseDuration(%q) = %+v does not compare equal to itself", s, d)
 		}
 		// Due dates are computed as basis + period: far-off bases must not
-		// wrap around.
-		base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-		if due := base.Add(d.D()); due.Before(base) {
-			t.Fatalf("ParseDuration(%q): %v + %v wrapped to %v", s, base, d.D(), due)
+		// wrap around, and what a period adds lies within its bounds.
+		for _, base := range []time.Time{
+			time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC),
+			time.Date(2028, 2, 29, 23, 59, 59, 0, time.UTC),
+		} {
+			due := d.After(base)
+			if due.Before(base) {
+				t.Fatalf("ParseDuration(%q): %v + %v wrapped to %v", s, base, d, due)
+			}
+			if got := due.Sub(base); got < lo || got > hi {
+				t.Fatalf("ParseDuration(%q): %v + %v = %v, %v later, outside [%v, %v]", s, base, d, due, got, lo, hi)
+			}
 		}
 		text, err := d.MarshalText()
 		if err != nil {

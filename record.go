@@ -86,10 +86,21 @@ func (r *Record) Ref() RecordRef { return RecordRef{r.Tenant, r.Collection, r.ID
 // Tenant is one customer of the application: a Mandant, a bot, an ERP
 // instance. Everything else belongs to exactly one tenant.
 type Tenant struct {
-	ID        string
-	Packs     []string
-	CreatedAt time.Time
+	ID    string
+	Packs []string
+	// PhoneRegion is the region phone numbers without a country code are
+	// read in (ISO 3166-1 alpha-2, "DE"): "06 12345678" is Dutch in NL.
+	// It is fixed when the tenant is created (from the request, else its
+	// packs, else DefaultPhoneRegion) so that a later pack release does
+	// not change how its numbers are read.
+	PhoneRegion string
+	CreatedAt   time.Time
 }
+
+// DefaultPhoneRegion is the phone region of a tenant that names none and
+// whose packs name none, and of every tenant created before tenants had
+// one.
+const DefaultPhoneRegion = "DE"
 
 // Settings are a tenant's choices for one collection, taken from the options
 // the policy allows (C2, O7, X8).

@@ -31,6 +31,10 @@ type Store interface {
 	Tenants(ctx context.Context) ([]*Tenant, error)
 	// ListTenants pages through the tenants in id order.
 	ListTenants(ctx context.Context, q TenantQuery) ([]*Tenant, error)
+	// SetTenantPhoneRegion changes a tenant's phone region; ErrNotFound
+	// when the tenant does not exist. Stored blind-index hashes stay as
+	// they are.
+	SetTenantPhoneRegion(ctx context.Context, tenant, region string) error
 
 	// PutKey stores a wrapped tenant key; ErrConflict when that tenant,
 	// purpose and version exist.

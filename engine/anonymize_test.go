@@ -59,7 +59,7 @@ func TestSweep_AmazonOrderThirtyDaysAfterShipment(t *testing.T) {
 		if amazon.Plan.Action == lethe.ActionAnonymize {
 			t.Fatalf("unshipped Amazon order planned %+v, want no anonymization", amazon.Plan)
 		}
-		if want := testStart.Add(3650 * day); amazon.Plan.Action != lethe.ActionDelete || !amazon.Plan.DueAt.Equal(want) {
+		if want := testStart.AddDate(10, 0, 0); amazon.Plan.Action != lethe.ActionDelete || !amazon.Plan.DueAt.Equal(want) {
 			t.Errorf("unshipped Amazon order plan = %+v, want delete at %s", amazon.Plan, want)
 		}
 		own := e.put("shop", "orders", engine.NewRecord{ID: "own", Origin: "shop", CreatedAt: testStart, Fields: base})

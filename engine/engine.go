@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -62,6 +63,9 @@ type Engine struct {
 	mu       sync.Mutex
 	tenants  map[string]*tenantState
 	settings map[settingsKey]cachedSettings
+	// settingsMu orders settings writes in this process, so that two
+	// PATCHes of one collection do not lose each other's change.
+	settingsMu sync.Mutex
 
 	sweepMu sync.Mutex // one sweep at a time in this process
 	// instance names this engine as the owner of leases; several engines
@@ -78,6 +82,7 @@ type settingsKey struct{ tenant, collection string }
 type tenantState struct {
 	tenant *lethe.Tenant
 	set    *policy.Set
+	read   time.Time // when tenant was read (monotonic wall clock)
 }
 
 // metaKEKID is the meta key holding the ID of the master key the data was
@@ -121,6 +126,13 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		return nil, err
 	}
 	e.keys = keyring.New(cfg.Store, cfg.KEK)
+	e.keys.PhoneRegion = func(ctx context.Context, tenant string) (string, error) {
+		t, err := cfg.Store.Tenant(ctx, tenant)
+		if err != nil {
+			return "", err
+		}
+		return t.PhoneRegion, nil
+	}
 	if cfg.MaxSealsPerKey > 0 {
 		e.keys.MaxSealsPerKey = cfg.MaxSealsPerKey
 	}
@@ -173,26 +185,45 @@ func (e *Engine) Now() time.Time { return e.now() }
 func newID() string { return uuid.Must(uuid.NewV7()).String() }
 
 // tenant returns a tenant with its policy set, cached after the first use.
+// The tenant is read again once the cached copy is settingsTTL old, so that
+// a phone region another instance changed applies here too; when that read
+// fails the cached copy goes on serving.
 func (e *Engine) tenant(ctx context.Context, id string) (*tenantState, error) {
 	e.mu.Lock()
 	ts := e.tenants[id]
 	e.mu.Unlock()
-	if ts != nil {
+	if ts != nil && time.Since(ts.read) < settingsTTL {
 		return ts, nil
 	}
 	t, err := e.store.Tenant(ctx, id)
 	if err != nil {
+		if ts != nil {
+			return ts, nil
+		}
 		return nil, err
 	}
-	set, err := e.policySet(t.Packs)
-	if err != nil {
+	set := (*policy.Set)(nil)
+	if ts != nil && slices.Equal(ts.tenant.Packs, t.Packs) {
+		set = ts.set
+	} else if set, err = e.policySet(t.Packs); err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
-	ts = &tenantState{tenant: t, set: set}
+	return e.cacheTenant(t, set), nil
+}
+
+// cacheTenant caches a tenant as just read, and brings the phone region of
+// its keys in memory up to date (keys loaded later read it themselves).
+func (e *Engine) cacheTenant(t *lethe.Tenant, set *policy.Set) *tenantState {
+	ts := &tenantState{tenant: t, set: set, read: time.Now()}
 	e.mu.Lock()
-	e.tenants[id] = ts
+	e.tenants[t.ID] = ts
 	e.mu.Unlock()
-	return ts, nil
+	if k := e.keys.Loaded(t.ID); k != nil && t.PhoneRegion != "" && k.PhoneRegion() != t.PhoneRegion {
+		if err := k.SetPhoneRegion(t.PhoneRegion); err != nil {
+			e.log.Error("tenant phone region not applied", "tenant", t.ID, "err", err)
+		}
+	}
+	return ts
 }
 
 func (e *Engine) policySet(packs []string) (*policy.Set, error) {

@@ -63,6 +63,40 @@ func (e *Engine) PutSettings(ctx context.Context, actor, tenant, collection stri
 	if err != nil {
 		return nil, err
 	}
+	e.settingsMu.Lock()
+	defer e.settingsMu.Unlock()
+	return e.storeSettings(ctx, actor, tenant, c.Name, s.Clone())
+}
+
+// PatchSettings merges a partial change into the tenant's stored settings
+// of a collection (only what the patch names changes), validates the
+// result as a whole and stores it as PutSettings does. The merge starts
+// from the store, not from the cache, so that it builds on the latest
+// settings another instance may have written.
+func (e *Engine) PatchSettings(ctx context.Context, actor, tenant, collection string, p *lethe.SettingsPatch) (*lethe.Settings, error) {
+	_, c, err := e.collection(ctx, tenant, collection)
+	if err != nil {
+		return nil, err
+	}
+	e.settingsMu.Lock()
+	defer e.settingsMu.Unlock()
+	cur, err := e.store.Settings(ctx, tenant, collection)
+	if errors.Is(err, lethe.ErrNotFound) {
+		cur, err = &lethe.Settings{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return e.storeSettings(ctx, actor, tenant, c.Name, p.Apply(cur))
+}
+
+// storeSettings validates, audits and stores s, and starts re-planning.
+// The caller holds settingsMu.
+func (e *Engine) storeSettings(ctx context.Context, actor, tenant, collection string, s *lethe.Settings) (*lethe.Settings, error) {
+	_, c, err := e.collection(ctx, tenant, collection)
+	if err != nil {
+		return nil, err
+	}
 	if err := retention.ValidateSettings(c, s); err != nil {
 		return nil, err
 	}

@@ -46,7 +46,7 @@ func parseUntil(v string, now time.Time) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, &lethe.FieldError{Field: "until", Reason: "want an RFC 3339 time or a duration from now such as 30d"}
 	}
-	return now.Add(d.D()).UTC(), nil
+	return d.After(now), nil
 }
 
 // plan is the sweeper's dry run: what will be deleted or anonymized up to

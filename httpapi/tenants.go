@@ -11,9 +11,10 @@ import (
 )
 
 type tenantJSON struct {
-	ID        string    `json:"id"`
-	Packs     []string  `json:"packs"`
-	CreatedAt time.Time `json:"created_at"`
+	ID          string    `json:"id"`
+	Packs       []string  `json:"packs"`
+	PhoneRegion string    `json:"phone_region"`
+	CreatedAt   time.Time `json:"created_at"`
 }
 
 func toTenantJSON(t *lethe.Tenant) tenantJSON {
@@ -21,18 +22,19 @@ func toTenantJSON(t *lethe.Tenant) tenantJSON {
 	if packs == nil {
 		packs = []string{}
 	}
-	return tenantJSON{ID: t.ID, Packs: packs, CreatedAt: t.CreatedAt}
+	return tenantJSON{ID: t.ID, Packs: packs, PhoneRegion: t.PhoneRegion, CreatedAt: t.CreatedAt}
 }
 
 func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
 	var body struct {
-		ID    string   `json:"id"`
-		Packs []string `json:"packs"`
+		ID          string   `json:"id"`
+		Packs       []string `json:"packs"`
+		PhoneRegion string   `json:"phone_region"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	t, err := s.eng.CreateTenant(r.Context(), p.Name, body.ID, body.Packs)
+	t, err := s.eng.CreateTenantFrom(r.Context(), p.Name, engine.TenantSpec{ID: body.ID, Packs: body.Packs, PhoneRegion: body.PhoneRegion})
 	if err != nil {
 		return err
 	}
@@ -43,6 +45,27 @@ func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p engine.P
 
 func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
 	t, err := s.eng.Tenant(r.Context(), r.PathValue("tenant"))
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, toTenantJSON(t))
+	return nil
+}
+
+// patchTenant changes what a tenant may change about itself: today its
+// phone region. Stored numbers are not rehashed (see
+// engine.SetPhoneRegion).
+func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
+	var body struct {
+		PhoneRegion *string `json:"phone_region"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	if body.PhoneRegion == nil {
+		return s.getTenant(w, r, p)
+	}
+	t, err := s.eng.SetPhoneRegion(r.Context(), p.Name, r.PathValue("tenant"), *body.PhoneRegion)
 	if err != nil {
 		return err
 	}

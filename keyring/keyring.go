@@ -48,6 +48,12 @@ type Keyring struct {
 	MaxSealsPerKey uint64
 	// Now stamps new keys with their creation time.
 	Now func() time.Time
+	// PhoneRegion, when set, tells the region a tenant's BlindIndex reads
+	// phone numbers in when its keys are loaded; lethe.ErrNotFound (keys
+	// of no tenant, such as the system tenant's) means
+	// DefaultPhoneRegion. A later change reaches loaded keys through
+	// Loaded and TenantKeys.SetPhoneRegion.
+	PhoneRegion func(ctx context.Context, tenant string) (string, error)
 
 	store KeyStore
 	kek   Wrapper
@@ -159,6 +165,14 @@ func (k *Keyring) Tenant(ctx context.Context, tenant string) (*TenantKeys, error
 	return t, nil
 }
 
+// Loaded returns a tenant's keys if this keyring holds them in memory,
+// nil otherwise; it never loads.
+func (k *Keyring) Loaded(tenant string) *TenantKeys {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.tenants[tenant]
+}
+
 // Rotate adds a new data key version and makes it the one new seals use.
 // Older versions stay, so everything sealed under them still opens. Only
 // data keys rotate here: a new blind-index key would need every index entry
@@ -255,6 +269,18 @@ func (k *Keyring) load(ctx context.Context, tenant string) (*TenantKeys, error) 
 		return nil, fmt.Errorf("tenant %s has no active blind-index key: %w", tenant, lethe.ErrNotFound)
 	case t.receipt == nil:
 		return nil, fmt.Errorf("tenant %s has no active receipt key: %w", tenant, lethe.ErrNotFound)
+	}
+	if k.PhoneRegion != nil {
+		region, err := k.PhoneRegion(ctx, tenant)
+		switch {
+		case errors.Is(err, lethe.ErrNotFound):
+		case err != nil:
+			return nil, fmt.Errorf("tenant %s: phone region: %w", tenant, err)
+		default:
+			if err := t.SetPhoneRegion(region); err != nil {
+				return nil, fmt.Errorf("tenant %s: %w", tenant, err)
+			}
+		}
 	}
 	return t, nil
 }

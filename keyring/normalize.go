@@ -19,18 +19,30 @@ const (
 	KindIP    = "ip_address"
 )
 
-// PhoneRegion is the region a phone number without a country code is read
-// in: the seeds are German shops and bots, so "0171 1234567" means +49.
-const PhoneRegion = "DE"
+// DefaultPhoneRegion is the region a phone number without a country code
+// is read in when neither the tenant nor its packs name one: the seeds are
+// German shops and bots, so "0171 1234567" means +49. Each tenant has a
+// region of its own (lethe.Tenant.PhoneRegion).
+const DefaultPhoneRegion = lethe.DefaultPhoneRegion
+
+// CheckPhoneRegion reports whether region is one phone numbers can be read
+// in: an ISO 3166-1 alpha-2 code (upper case) of a region with a numbering
+// plan, such as DE, NL or BE.
+func CheckPhoneRegion(region string) error {
+	if !phonenumbers.GetSupportedRegions()[region] {
+		return fmt.Errorf("%w: phone region %q: want a two-letter country code with a numbering plan, such as DE, NL or BE", lethe.ErrInvalid, region)
+	}
+	return nil
+}
 
 // Normalize brings an identifier into the one spelling its blind index is
 // computed from, so that the same subject is found however it was typed:
 //
 //   - email: spaces around it trimmed and lower-cased; it must hold exactly
 //     one "@" with text on both sides and no white space inside.
-//   - phone: E.164 (+491711234567), read in region DE when it has no
-//     country code; it must be a possible number (by length, with its
-//     area code).
+//   - phone: E.164 (+491711234567), read in DefaultPhoneRegion when it
+//     has no country code (NormalizeIn takes the tenant's region); it must
+//     be a possible number (by length, with its area code).
 //   - ip_address: the address in its canonical text form (IPv6 compressed
 //     and lower-cased, an IPv4-mapped IPv6 address as IPv4, no zone), so
 //     that 2001:DB8::1 and 2001:db8:0:0:0:0:0:1 are one address.
@@ -41,6 +53,17 @@ const PhoneRegion = "DE"
 // A value that is empty after normalization, or breaks the rules of its
 // kind, gives an error wrapping lethe.ErrInvalid.
 func Normalize(kind, value string) (string, error) {
+	return NormalizeIn(kind, value, DefaultPhoneRegion)
+}
+
+// NormalizeIn is Normalize with the region a phone number without a
+// country code is read in: "06 12345678" is +31612345678 in NL and
+// +49612345678 in DE. The region changes only how such numbers are read;
+// a number in E.164 form normalizes to itself in every region, so hashes
+// of numbers stored under one region are still found by their E.164 form
+// after the tenant moved to another. An unsupported region is an error
+// wrapping lethe.ErrInvalid (see CheckPhoneRegion).
+func NormalizeIn(kind, value, region string) (string, error) {
 	var (
 		out string
 		err error
@@ -49,7 +72,7 @@ func Normalize(kind, value string) (string, error) {
 	case KindEmail:
 		out, err = normalizeEmail(value)
 	case KindPhone:
-		out, err = normalizePhone(value)
+		out, err = normalizePhone(value, region)
 	case KindIP:
 		out, err = normalizeIP(value)
 	default:
@@ -82,12 +105,15 @@ func normalizeEmail(value string) (string, error) {
 	return s, nil
 }
 
-func normalizePhone(value string) (string, error) {
+func normalizePhone(value, region string) (string, error) {
+	if err := CheckPhoneRegion(region); err != nil {
+		return "", err
+	}
 	s := strings.TrimSpace(value)
 	if s == "" {
 		return "", fmt.Errorf("phone: empty value: %w", lethe.ErrInvalid)
 	}
-	num, err := phonenumbers.Parse(s, PhoneRegion)
+	num, err := phonenumbers.Parse(s, region)
 	if err != nil {
 		return "", fmt.Errorf("phone: %v: %w", err, lethe.ErrInvalid)
 	}
@@ -105,7 +131,7 @@ func normalizePhone(value string) (string, error) {
 	if e164 == s {
 		return e164, nil
 	}
-	again, err := phonenumbers.Parse(e164, PhoneRegion)
+	again, err := phonenumbers.Parse(e164, region)
 	if err != nil || phonenumbers.Format(again, phonenumbers.E164) != e164 {
 		return "", fmt.Errorf("phone: no stable E.164 form: %w", lethe.ErrInvalid)
 	}

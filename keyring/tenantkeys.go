@@ -32,6 +32,31 @@ type TenantKeys struct {
 	mu      sync.RWMutex
 	data    map[uint32]*dataKey
 	current uint32 // newest non-retired data key version; 0 when none
+	region  string // phone region of BlindIndex; "" for DefaultPhoneRegion
+}
+
+// SetPhoneRegion sets the region BlindIndex reads phone numbers without a
+// country code in: the tenant's setting, which its owner may change while
+// these keys are in use. An unsupported region is refused and leaves the
+// region as it was.
+func (t *TenantKeys) SetPhoneRegion(region string) error {
+	if err := CheckPhoneRegion(region); err != nil {
+		return err
+	}
+	t.mu.Lock()
+	t.region = region
+	t.mu.Unlock()
+	return nil
+}
+
+// PhoneRegion returns the region BlindIndex reads phone numbers in.
+func (t *TenantKeys) PhoneRegion() string {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	if t.region == "" {
+		return DefaultPhoneRegion
+	}
+	return t.region
 }
 
 // String names the tenant only, so that logging TenantKeys by mistake never
@@ -181,8 +206,8 @@ func KeyVersion(envelope []byte) (uint32, error) {
 }
 
 // BlindIndex returns the 16-byte keyed hash a subject identifier is found
-// by: HMAC-SHA256(index key, kind || 0x00 || Normalize(kind, value)), cut
-// to 16 bytes. The kind is hashed in, so an e-mail and a customer id with
+// by: HMAC-SHA256(index key, kind || 0x00 || NormalizeIn(kind, value,
+// PhoneRegion())), cut to 16 bytes. The kind is hashed in, so an e-mail and a customer id with
 // the same text never match; the per-tenant key means the same person has
 // unrelated hashes in two tenants, and the hashes cannot be reversed by
 // hashing guesses without the key.
@@ -190,7 +215,7 @@ func (t *TenantKeys) BlindIndex(kind, value string) ([]byte, error) {
 	if kind == "" || strings.IndexByte(kind, 0) >= 0 {
 		return nil, fmt.Errorf("blind index: kind %q: must be non-empty without NUL bytes: %w", kind, lethe.ErrInvalid)
 	}
-	norm, err := Normalize(kind, value)
+	norm, err := NormalizeIn(kind, value, t.PhoneRegion())
 	if err != nil {
 		return nil, err
 	}

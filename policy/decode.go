@@ -66,7 +66,7 @@ func (d *decoder) mark(obj any, key string, n *yaml.Node) {
 // misspelt key ("pi: true") would otherwise silently leave a field
 // unencrypted.
 var (
-	policyKeys     = []string{"version", "name", "title", "description", "collections"}
+	policyKeys     = []string{"version", "name", "title", "description", "phone_region", "collections"}
 	collectionKeys = []string{"name", "title", "description", "requirement", "switchable", "enabled_by_default", "fields", "rules", "same_person"}
 	fieldKeys      = []string{"name", "type", "description", "pii", "personal", "subject", "unique", "anonymize", "value", "keys", "items", "required", "link"}
 	ruleKeys       = []string{"name", "action", "basis", "period", "when", "reason"}
@@ -231,6 +231,8 @@ func (d *decoder) policy(n *yaml.Node) *Policy {
 			p.Title = d.str(v, "title")
 		case "description":
 			p.Description = d.str(v, "description")
+		case "phone_region":
+			p.PhoneRegion = d.str(v, "phone_region")
 		case "collections":
 			for _, c := range d.seq(v, "collections") {
 				p.Collections = append(p.Collections, d.collection(c))

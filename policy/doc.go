@@ -147,10 +147,12 @@ func rulePhrase(r *Rule) string {
 func periodText(p Period) string {
 	s := durationText(p.Default)
 	var others []lethe.Duration
-	longest := p.Default.D()
+	longest := p.Default
 	for _, o := range p.Options {
-		longest = max(longest, o.D())
-		if o.D() != p.Default.D() {
+		if longest.Compare(o) < 0 {
+			longest = o
+		}
+		if !o.Same(p.Default) {
 			others = append(others, o)
 		}
 	}
@@ -158,7 +160,7 @@ func periodText(p Period) string {
 	if len(others) > 0 {
 		extra = append(extra, "optional "+durationList(others))
 	}
-	if !p.Max.IsZero() && p.Max.D() > longest {
+	if !p.Max.IsZero() && longest.Compare(p.Max) < 0 {
 		extra = append(extra, "at most "+durationText(p.Max))
 	}
 	if len(extra) > 0 {

@@ -11,10 +11,14 @@ import (
 
 // Policy is a catalogue of collections, loaded from one YAML document.
 type Policy struct {
-	Version     int           `yaml:"version"`
-	Name        string        `yaml:"name"`        // pack name, e.g. "chatbot"
-	Title       string        `yaml:"title"`       // human title for docs
-	Description string        `yaml:"description"` // where the policy comes from
+	Version     int    `yaml:"version"`
+	Name        string `yaml:"name"`        // pack name, e.g. "chatbot"
+	Title       string `yaml:"title"`       // human title for docs
+	Description string `yaml:"description"` // where the policy comes from
+	// PhoneRegion is the region phone numbers without a country code are
+	// read in for tenants that use this pack and name no region of their
+	// own ("DE" for a German shop); empty when the pack has no opinion.
+	PhoneRegion string        `yaml:"phone_region"`
 	Collections []*Collection `yaml:"collections"`
 }
 

@@ -68,3 +68,16 @@ func (s *Set) Collections() []*Collection {
 func (s *Set) Policies() []*Policy {
 	return append([]*Policy(nil), s.policies...)
 }
+
+// PhoneRegion is the region the set's policies read phone numbers in: the
+// phone_region of the first policy that declares one, in the order given
+// to Combine (a tenant's packs, then the application's policy); "" when
+// none does.
+func (s *Set) PhoneRegion() string {
+	for _, p := range s.policies {
+		if p.PhoneRegion != "" {
+			return p.PhoneRegion
+		}
+	}
+	return ""
+}

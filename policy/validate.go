@@ -6,6 +6,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/nyaruka/phonenumbers"
+
 	"github.com/lethe-privacy/lethe"
 )
 
@@ -42,6 +44,9 @@ func (v *validator) policy(p *Policy) {
 		v.errorf(p, "name", "name: the policy needs a name (it becomes the pack name)")
 	case !packName.MatchString(p.Name):
 		v.errorf(p, "name", "name %q: want lower case letters, digits, _ or -, starting with a letter", p.Name)
+	}
+	if p.PhoneRegion != "" && !phonenumbers.GetSupportedRegions()[p.PhoneRegion] {
+		v.errorf(p, "phone_region", "phone_region %q: want a two-letter country code with a numbering plan, such as DE, NL or BE", p.PhoneRegion)
 	}
 	if len(p.Collections) == 0 {
 		v.errorf(p, "collections", "collections: the policy declares no collection")
@@ -260,21 +265,21 @@ func (v *validator) rule(c *Collection, r *Rule) {
 	}
 
 	p := r.Period
-	if !p.Max.IsZero() && p.Default.D() > p.Max.D() {
+	if !p.Max.IsZero() && !p.Default.AtMost(p.Max) {
 		v.errorf(r, "period.default", "%s: default %s is above the maximum %s", ctx, p.Default, p.Max)
 	}
 	seen := map[lethe.Duration]bool{}
 	hasDefault := false
 	for i, o := range p.Options {
 		key := fmt.Sprintf("period.options[%d]", i)
-		if !p.Max.IsZero() && o.D() > p.Max.D() {
+		if !p.Max.IsZero() && !o.AtMost(p.Max) {
 			v.errorf(r, key, "%s: option %s is above the maximum %s", ctx, o, p.Max)
 		}
 		if seen[o] {
 			v.errorf(r, key, "%s: option %s listed twice", ctx, o)
 		}
 		seen[o] = true
-		hasDefault = hasDefault || o.D() == p.Default.D()
+		hasDefault = hasDefault || o.Same(p.Default)
 	}
 	// The options are what a settings page offers; a tenant who moved
 	// away from the default must be able to pick it again.

@@ -75,8 +75,12 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 	if packs == nil {
 		packs = []string{}
 	}
-	_, err = db.Exec(ctx, "INSERT INTO tenants (id, packs, created_at) VALUES ($1, $2, $3)",
-		t.ID, packs, ms(s.orNow(t.CreatedAt)))
+	region := t.PhoneRegion
+	if region == "" {
+		region = lethe.DefaultPhoneRegion
+	}
+	_, err = db.Exec(ctx, "INSERT INTO tenants (id, packs, phone_region, created_at) VALUES ($1, $2, $3, $4)",
+		t.ID, packs, region, ms(s.orNow(t.CreatedAt)))
 	if err = mapErr(err); errors.Is(err, lethe.ErrConflict) {
 		return &lethe.ConflictError{What: fmt.Sprintf("tenant %s exists", t.ID), Err: err}
 	}
@@ -86,9 +90,29 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 	return nil
 }
 
+// SetTenantPhoneRegion changes a tenant's phone region; lethe.ErrNotFound
+// when the tenant does not exist.
+func (s *Store) SetTenantPhoneRegion(ctx context.Context, tenant, region string) error {
+	if region == "" {
+		return fmt.Errorf("tenant %s: %w: empty phone region", tenant, lethe.ErrInvalid)
+	}
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	tag, err := db.Exec(ctx, "UPDATE tenants SET phone_region = $1 WHERE id = $2", region, tenant)
+	if err != nil {
+		return fmt.Errorf("tenant %s: set phone region: %w", tenant, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("tenant %s: %w", tenant, lethe.ErrNotFound)
+	}
+	return nil
+}
+
 // Tenant reads one tenant; lethe.ErrNotFound when absent.
 func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
-	ts, err := s.tenants(ctx, "SELECT id, packs, created_at FROM tenants WHERE id = $1", id)
+	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, created_at FROM tenants WHERE id = $1", id)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
@@ -100,7 +124,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
 
 // Tenants lists every tenant in id order.
 func (s *Store) Tenants(ctx context.Context) ([]*lethe.Tenant, error) {
-	ts, err := s.tenants(ctx, "SELECT id, packs, created_at FROM tenants ORDER BY id")
+	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, created_at FROM tenants ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
@@ -118,7 +142,7 @@ func (s *Store) tenants(ctx context.Context, query string, args ...any) ([]*leth
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*lethe.Tenant, error) {
 		var t lethe.Tenant
-		if err := row.Scan(&t.ID, &t.Packs, &t.CreatedAt); err != nil {
+		if err := row.Scan(&t.ID, &t.Packs, &t.PhoneRegion, &t.CreatedAt); err != nil {
 			return nil, err
 		}
 		t.CreatedAt = t.CreatedAt.UTC()

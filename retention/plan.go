@@ -155,7 +155,7 @@ func ruleEnd(r *policy.Rule, s *lethe.Settings, in Input) (time.Time, bool) {
 	if !ok {
 		return time.Time{}, false
 	}
-	return b.Add(Period(r, s).D()), true
+	return Period(r, s).After(b), true
 }
 
 // matches reports whether every given part of the condition holds.

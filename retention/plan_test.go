@@ -28,7 +28,7 @@ func TestPlan_CreatedAtBasisUsesDefaultOrChosenPeriod(t *testing.T) {
 		{"settings without periods", &lethe.Settings{Placeholder: "x"}, lethe.Plan{Action: lethe.ActionAnonymize, Rule: "anonymize", DueAt: t0.Add(30 * day)}},
 		{"chosen 7d", &lethe.Settings{Periods: map[string]lethe.Duration{"anonymize": dur("7d")}}, lethe.Plan{Action: lethe.ActionAnonymize, Rule: "anonymize", DueAt: t0.Add(7 * day)}},
 		{"chosen delete 1y before anonymize 2y", &lethe.Settings{Periods: map[string]lethe.Duration{"anonymize": dur("2y"), "delete": dur("1y")}},
-			lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: t0.Add(365 * day)}},
+			lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: t0.AddDate(1, 0, 0)}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -40,7 +40,7 @@ func TestPlan_CreatedAtBasisUsesDefaultOrChosenPeriod(t *testing.T) {
 func TestPlan_AmazonOrderDueThirtyDaysAfterShipment(t *testing.T) {
 	c := orderCollection()
 	shipped := t0.Add(3 * day)
-	deleteIn10y := lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: t0.Add(3650 * day)}
+	deleteIn10y := lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: t0.AddDate(10, 0, 0)}
 	anonAfterShipping := lethe.Plan{Action: lethe.ActionAnonymize, Rule: "anonymize_amazon", DueAt: shipped.Add(30 * day)}
 	tests := []struct {
 		name   string
@@ -85,7 +85,7 @@ func TestPlan_AnonymizedRecordMovesOnToItsDeleteRule(t *testing.T) {
 	}{
 		{lethe.StateActive, lethe.Plan{Action: lethe.ActionAnonymize, Rule: "anonymize", DueAt: t0.Add(30 * day)}},
 		{"", lethe.Plan{Action: lethe.ActionAnonymize, Rule: "anonymize", DueAt: t0.Add(30 * day)}},
-		{lethe.StateAnonymized, lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: t0.Add(3 * 365 * day)}},
+		{lethe.StateAnonymized, lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: t0.AddDate(3, 0, 0)}},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.state), func(t *testing.T) {
@@ -194,7 +194,7 @@ func holdCollection() *policy.Collection {
 func TestPlan_LegalHoldPostponesTheAction(t *testing.T) {
 	c := holdCollection()
 	invoiced := t0.Add(2 * day)
-	holdEnd := invoiced.Add(3650 * day)
+	holdEnd := invoiced.AddDate(10, 0, 0)
 	tests := []struct {
 		name  string
 		state lethe.State
@@ -207,7 +207,7 @@ func TestPlan_LegalHoldPostponesTheAction(t *testing.T) {
 			lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: holdEnd}},
 		{"anonymized and invoiced", lethe.StateAnonymized, map[string]any{"invoiced_at": invoiced.Format(time.RFC3339)},
 			lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: holdEnd}},
-		{"hold ended long ago", lethe.StateActive, map[string]any{"invoiced_at": t0.Add(-20 * 365 * day).Format(time.RFC3339)},
+		{"hold ended long ago", lethe.StateActive, map[string]any{"invoiced_at": t0.AddDate(-20, 0, 0).Format(time.RFC3339)},
 			lethe.Plan{Action: lethe.ActionAnonymize, Rule: "anonymize", DueAt: t0.Add(30 * day)}},
 	}
 	for _, tt := range tests {
@@ -226,7 +226,7 @@ func TestPlan_HoldOnlyDelaysWhatEndsBeforeIt(t *testing.T) {
 	planEqual(t, Plan(c, nil, Input{CreatedAt: t0, State: lethe.StateActive}),
 		lethe.Plan{Action: lethe.ActionAnonymize, Rule: "anonymize", DueAt: t0.Add(60 * day)})
 	planEqual(t, Plan(c, nil, Input{CreatedAt: t0, State: lethe.StateAnonymized}),
-		lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: t0.Add(3 * 365 * day)})
+		lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: t0.AddDate(3, 0, 0)})
 }
 
 func TestPlan_NothingApplicableGivesZeroPlan(t *testing.T) {
@@ -255,7 +255,7 @@ func TestPlan_NothingApplicableGivesZeroPlan(t *testing.T) {
 func TestHold_KeepsRecordUntilTheHoldEnds(t *testing.T) {
 	c := holdCollection()
 	invoiced := t0.Add(2 * day)
-	end := invoiced.Add(3650 * day)
+	end := invoiced.AddDate(10, 0, 0)
 	in := Input{CreatedAt: t0, Plain: map[string]any{"invoiced_at": invoiced.Format(time.RFC3339)}}
 	tests := []struct {
 		name      string
@@ -293,12 +293,12 @@ func TestHold_LatestOfSeveralHoldsAndDefaultReason(t *testing.T) {
 			When: &policy.Condition{Origin: []string{"court"}}},
 	}}
 	held, until, reason := Hold(c, nil, Input{CreatedAt: t0}, t0)
-	if !held || !until.Equal(t0.Add(6*365*day)) || reason != "legal hold tax" {
+	if !held || !until.Equal(t0.AddDate(6, 0, 0)) || reason != "legal hold tax" {
 		t.Errorf("Hold = %v, %v, %q", held, until, reason)
 	}
 	s := &lethe.Settings{Periods: map[string]lethe.Duration{"tax": dur("2y")}}
 	_, until, _ = Hold(c, s, Input{CreatedAt: t0}, t0)
-	if !until.Equal(t0.Add(2 * 365 * day)) {
+	if !until.Equal(t0.AddDate(2, 0, 0)) {
 		t.Errorf("with a chosen period, until = %v", until)
 	}
 }

@@ -11,10 +11,18 @@ import (
 
 // settingsCollection: a bot's message store whose deletion period the tenant
 // chooses among 7d, 30d and 60d (O4, O7).
+// Names are replaced by the tenant's placeholder, metadata keys dropped.
 func settingsCollection(switchable bool) *policy.Collection {
 	return &policy.Collection{
 		Name:       "messages",
 		Switchable: switchable,
+		Fields: []*policy.Field{
+			{Name: "text", Type: policy.TypeText, PII: true},
+			{Name: "contacts", Type: policy.TypeList, Anonymize: policy.OpEach, Items: []*policy.Field{
+				{Name: "name", Type: policy.TypeString, PII: true, Anonymize: policy.OpPlaceholder},
+			}},
+			{Name: "metadata", Type: policy.TypeObject, Anonymize: policy.OpDropKeys, Keys: []string{"ip"}},
+		},
 		Rules: []*policy.Rule{
 			{Action: lethe.ActionDelete, Basis: "created_at",
 				Period: policy.Period{Default: dur("30d"), Options: []lethe.Duration{dur("60d"), dur("7d"), dur("5y")}, Max: dur("3y")}},
@@ -37,7 +45,14 @@ func TestValidateSettings(t *testing.T) {
 		{"empty settings", false, &lethe.Settings{}, nil},
 		{"allowed option", false, &lethe.Settings{Periods: map[string]lethe.Duration{"delete": dur("60d"), "anonymize": dur("1d")}}, nil},
 		{"the default", false, &lethe.Settings{Periods: map[string]lethe.Duration{"delete": dur("30d")}}, nil},
-		{"an option written in another unit", false, &lethe.Settings{Periods: map[string]lethe.Duration{"delete": dur("168h")}}, nil},
+		{"an option written in another unit", false, &lethe.Settings{Periods: map[string]lethe.Duration{"delete": dur("1440h")}}, nil},
+		{"anonymize after delete", false, &lethe.Settings{Periods: map[string]lethe.Duration{"anonymize": dur("30d"), "delete": dur("7d")}},
+			map[string]string{"periods.delete": "anonymize period 30d must be shorter than delete period 7d: records would be deleted before they are anonymized"}},
+		{"anonymize at the moment of deletion", false, &lethe.Settings{Periods: map[string]lethe.Duration{"anonymize": dur("30d")}},
+			map[string]string{"periods.anonymize": "anonymize period 30d must be shorter than delete period 30d: records would be deleted before they are anonymized"}},
+		{"the same period in another unit", false, &lethe.Settings{Periods: map[string]lethe.Duration{"delete": dur("168h"), "anonymize": dur("7d")}},
+			map[string]string{"periods.delete": "anonymize period 7d must be shorter than delete period 168h: records would be deleted before they are anonymized"}},
+		{"a shorter anonymize period", false, &lethe.Settings{Periods: map[string]lethe.Duration{"delete": dur("60d"), "anonymize": dur("30d")}}, nil},
 		{"fixed legal hold at its default", false, &lethe.Settings{Periods: map[string]lethe.Duration{"invoicing": dur("10y")}}, nil},
 		{"disallowed period lists the options", false, &lethe.Settings{Periods: map[string]lethe.Duration{"delete": dur("45d")}},
 			map[string]string{"periods.delete": "period 45d is not allowed; choose one of 7d, 30d, 60d"}},
@@ -52,6 +67,7 @@ func TestValidateSettings(t *testing.T) {
 		{"enabling a required collection", false, &lethe.Settings{Enabled: boolp(true)}, nil},
 		{"disabling a switchable collection", true, &lethe.Settings{Enabled: boolp(false)}, nil},
 		{"placeholder at the limit", false, &lethe.Settings{Placeholder: long}, nil},
+		{"reset placeholder", false, &lethe.Settings{Placeholder: ""}, nil},
 		{"placeholder too long", false, &lethe.Settings{Placeholder: long + "x"},
 			map[string]string{"placeholder": "placeholder is 201 characters long; at most 200 are allowed"}},
 		{"drop_metadata keys", false, &lethe.Settings{DropMetadata: []string{"ip", "user_agent"}}, nil},
@@ -71,33 +87,70 @@ func TestValidateSettings(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ValidateSettings(settingsCollection(tt.switchable), tt.s)
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("ValidateSettings = %v, want nil", err)
-				}
-				return
-			}
-			if !errors.Is(err, lethe.ErrInvalid) {
-				t.Fatalf("ValidateSettings = %v, want an error matching ErrInvalid", err)
-			}
-			got := map[string]string{}
-			for _, e := range unjoin(err) {
-				var fe *lethe.FieldError
-				if !errors.As(e, &fe) {
-					t.Fatalf("error %v is not a *lethe.FieldError", e)
-				}
-				got[fe.Field] = fe.Reason
-			}
-			if len(got) != len(tt.want) {
-				t.Errorf("got %d errors %v, want %d", len(got), got, len(tt.want))
-			}
-			for f, r := range tt.want {
-				if got[f] != r {
-					t.Errorf("%s: reason %q, want %q", f, got[f], r)
-				}
-			}
+			checkFieldErrors(t, ValidateSettings(settingsCollection(tt.switchable), tt.s), tt.want)
 		})
+	}
+}
+
+// TestValidateSettings_RefusesWhatACollectionCannotUse: a placeholder or
+// drop_metadata keys on a collection that has no field to use them, and
+// rules it does not have.
+func TestValidateSettings_RefusesWhatACollectionCannotUse(t *testing.T) {
+	bare := &policy.Collection{Name: "notes", Fields: []*policy.Field{{Name: "text", Type: policy.TypeText, PII: true}},
+		Rules: []*policy.Rule{{Action: lethe.ActionDelete, Period: policy.Period{Default: dur("30d")}}}}
+	tests := []struct {
+		name string
+		s    *lethe.Settings
+		want map[string]string
+	}{
+		{"placeholder where no field takes it", &lethe.Settings{Placeholder: "Kunde"},
+			map[string]string{"placeholder": "collection notes has no field anonymized by placeholder, so the text would never be used"}},
+		{"drop_metadata where no field drops keys", &lethe.Settings{DropMetadata: []string{"ip"}},
+			map[string]string{"drop_metadata": "collection notes has no field anonymized by drop_keys, so no metadata key would be dropped"}},
+		{"all at once on a bare collection", &lethe.Settings{Enabled: boolp(false), Placeholder: "Kunde", DropMetadata: []string{"ip"},
+			Periods: map[string]lethe.Duration{"anonymize": dur("7d")}},
+			map[string]string{
+				"enabled":           "collection notes is required and cannot be switched off",
+				"placeholder":       "collection notes has no field anonymized by placeholder, so the text would never be used",
+				"drop_metadata":     "collection notes has no field anonymized by drop_keys, so no metadata key would be dropped",
+				"periods.anonymize": `unknown rule "anonymize"; rules are delete`,
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			checkFieldErrors(t, ValidateSettings(bare, tt.s), tt.want)
+		})
+	}
+}
+
+// checkFieldErrors compares an errors.Join of *lethe.FieldError with the
+// wanted field -> reason map (nil: no error).
+func checkFieldErrors(t *testing.T, err error, want map[string]string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("ValidateSettings = %v, want nil", err)
+		}
+		return
+	}
+	if !errors.Is(err, lethe.ErrInvalid) {
+		t.Fatalf("ValidateSettings = %v, want an error matching ErrInvalid", err)
+	}
+	got := map[string]string{}
+	for _, e := range unjoin(err) {
+		var fe *lethe.FieldError
+		if !errors.As(e, &fe) {
+			t.Fatalf("error %v is not a *lethe.FieldError", e)
+		}
+		got[fe.Field] = fe.Reason
+	}
+	if len(got) != len(want) {
+		t.Errorf("got %d errors %v, want %d", len(got), got, len(want))
+	}
+	for f, r := range want {
+		if got[f] != r {
+			t.Errorf("%s: reason %q, want %q", f, got[f], r)
+		}
 	}
 }
 

@@ -92,8 +92,8 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO tenants (id, packs, created_at) VALUES (?, ?, ?)",
-			t.ID, string(pj), millis(s.orNow(t.CreatedAt)))
+		_, err := tx.ExecContext(ctx, "INSERT INTO tenants (id, packs, phone_region, created_at) VALUES (?, ?, ?, ?)",
+			t.ID, string(pj), phoneRegion(t), millis(s.orNow(t.CreatedAt)))
 		return err
 	})
 	if errors.Is(err, lethe.ErrConflict) {
@@ -105,9 +105,41 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 	return nil
 }
 
+// phoneRegion is the region a new tenant is stored with.
+func phoneRegion(t *lethe.Tenant) string {
+	if t.PhoneRegion == "" {
+		return lethe.DefaultPhoneRegion
+	}
+	return t.PhoneRegion
+}
+
+// SetTenantPhoneRegion changes a tenant's phone region; lethe.ErrNotFound
+// when the tenant does not exist.
+func (s *Store) SetTenantPhoneRegion(ctx context.Context, tenant, region string) error {
+	if region == "" {
+		return fmt.Errorf("tenant %s: %w: empty phone region", tenant, lethe.ErrInvalid)
+	}
+	err := s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, "UPDATE tenants SET phone_region = ? WHERE id = ?", region, tenant)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return lethe.ErrNotFound
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("tenant %s: set phone region: %w", tenant, err)
+	}
+	return nil
+}
+
 // Tenant reads one tenant; lethe.ErrNotFound when absent.
 func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
-	rows, err := s.query(ctx, "SELECT id, packs, created_at FROM tenants WHERE id = ?", id)
+	rows, err := s.query(ctx, "SELECT id, packs, phone_region, created_at FROM tenants WHERE id = ?", id)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
@@ -123,7 +155,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
 
 // Tenants lists every tenant in id order.
 func (s *Store) Tenants(ctx context.Context) ([]*lethe.Tenant, error) {
-	rows, err := s.query(ctx, "SELECT id, packs, created_at FROM tenants ORDER BY id")
+	rows, err := s.query(ctx, "SELECT id, packs, phone_region, created_at FROM tenants ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
@@ -143,7 +175,7 @@ func scanTenants(rows *sql.Rows) ([]*lethe.Tenant, error) {
 			packs string
 			at    int64
 		)
-		if err := rows.Scan(&t.ID, &packs, &at); err != nil {
+		if err := rows.Scan(&t.ID, &packs, &t.PhoneRegion, &at); err != nil {
 			return nil, mapErr(err)
 		}
 		if err := json.Unmarshal([]byte(packs), &t.Packs); err != nil {

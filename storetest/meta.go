@@ -28,8 +28,8 @@ var metaTests = map[string]func(*testing.T, Opener){
 	"TenantDuplicateIsConflict": func(t *testing.T, open Opener) {
 		s := open(t)
 		ctx := t.Context()
-		b := &lethe.Tenant{ID: "beta", Packs: []string{"chatbot", "conversations"}, CreatedAt: t0}
-		a := &lethe.Tenant{ID: "alpha", Packs: []string{"erp-marketplace"}, CreatedAt: t0.Add(time.Hour)}
+		b := &lethe.Tenant{ID: "beta", Packs: []string{"chatbot", "conversations"}, PhoneRegion: "BE", CreatedAt: t0}
+		a := &lethe.Tenant{ID: "alpha", Packs: []string{"erp-marketplace"}, PhoneRegion: "DE", CreatedAt: t0.Add(time.Hour)}
 		for _, tn := range []*lethe.Tenant{b, a} {
 			if err := s.CreateTenant(ctx, tn); err != nil {
 				t.Fatalf("CreateTenant %s: %v", tn.ID, err)

@@ -41,6 +41,7 @@ func Run(t *testing.T, open func(t *testing.T) lethe.Store) {
 		{"AuditLog", auditLogTests},
 		{"Requests", requestTests},
 		{"Leases", leaseTests},
+		{"Tenants", tenantTests},
 		{"Guards", guardTests},
 		{"Listing", listingTests},
 		{"Idempotency", idempotencyTests},

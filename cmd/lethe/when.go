@@ -13,7 +13,10 @@ import (
 // "0"). The two agree where they overlap ("30m" is thirty minutes in both).
 func parseInterval(s string) (time.Duration, error) {
 	if d, err := lethe.ParseDuration(s); err == nil {
-		return d.D(), nil
+		// An interval is a fixed length: a year here is its shortest
+		// (365 days), not a calendar year from some date.
+		shortest, _ := d.Bounds()
+		return shortest, nil
 	}
 	d, err := time.ParseDuration(s)
 	if err != nil {
@@ -73,5 +76,5 @@ func parseUntil(s string, now time.Time) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, fmt.Errorf("%w: --until %q: want an RFC 3339 time such as 2027-01-01T00:00:00Z or a duration from now such as 60d", errUsage, s)
 	}
-	return now.Add(d.D()).UTC(), nil
+	return d.After(now).UTC(), nil
 }

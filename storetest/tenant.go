@@ -1,0 +1,53 @@
+package storetest
+
+import (
+	"testing"
+
+	"github.com/lethe-privacy/lethe"
+)
+
+var tenantTests = map[string]func(*testing.T, Opener){
+	// A tenant keeps the phone region it was created with, DE when it
+	// named none, and a change reaches that tenant alone.
+	"PhoneRegionStoredAndChanged": func(t *testing.T, open Opener) {
+		s := open(t)
+		ctx := t.Context()
+		for _, tn := range []*lethe.Tenant{
+			{ID: "nl", Packs: []string{"chatbot"}, PhoneRegion: "NL", CreatedAt: t0},
+			{ID: "plain", Packs: []string{"chatbot"}, CreatedAt: t0},
+		} {
+			if err := s.CreateTenant(ctx, tn); err != nil {
+				t.Fatalf("CreateTenant %s: %v", tn.ID, err)
+			}
+		}
+		region := func(id string) string {
+			t.Helper()
+			tn, err := s.Tenant(ctx, id)
+			if err != nil {
+				t.Fatalf("Tenant %s: %v", id, err)
+			}
+			return tn.PhoneRegion
+		}
+		if got := region("nl"); got != "NL" {
+			t.Errorf("region of nl = %q, want NL", got)
+		}
+		if got := region("plain"); got != lethe.DefaultPhoneRegion {
+			t.Errorf("region of a tenant that named none = %q, want %s", got, lethe.DefaultPhoneRegion)
+		}
+		if err := s.SetTenantPhoneRegion(ctx, "plain", "AT"); err != nil {
+			t.Fatalf("SetTenantPhoneRegion: %v", err)
+		}
+		if got := region("plain"); got != "AT" {
+			t.Errorf("region after the change = %q, want AT", got)
+		}
+		if got := region("nl"); got != "NL" {
+			t.Errorf("the change reached another tenant: nl is %q", got)
+		}
+		all, err := s.Tenants(ctx)
+		if err != nil || len(all) != 2 || all[0].PhoneRegion != "NL" || all[1].PhoneRegion != "AT" {
+			t.Fatalf("Tenants = %v, %v; want nl NL, plain AT", all, err)
+		}
+		wantErr(t, "SetTenantPhoneRegion of an unknown tenant", s.SetTenantPhoneRegion(ctx, "nobody", "NL"), lethe.ErrNotFound)
+		wantErr(t, "SetTenantPhoneRegion to nothing", s.SetTenantPhoneRegion(ctx, "nl", ""), lethe.ErrInvalid)
+	},
+}
