@@ -122,9 +122,9 @@ func TestErrors_WrongMethodIs405WithAllow(t *testing.T) {
 	ts := newServer(t)
 	for _, tc := range []struct{ method, path, allow string }{
 		{"DELETE", "/v1/tenants/shop/collections/orders/records", "GET, HEAD, POST"},
-		{"PUT", "/v1/tenants/shop", "GET, HEAD"},
+		{"PUT", "/v1/tenants/shop", "GET, HEAD, PATCH"},
 		{"POST", "/v1/tenants/shop/collections/orders/records/x", "DELETE, GET, HEAD, PATCH"},
-		{"DELETE", "/v1/tenants/shop/settings/orders", "GET, HEAD, PUT"},
+		{"DELETE", "/v1/tenants/shop/settings/orders", "GET, HEAD, PATCH, PUT"},
 		{"GET", "/v1/sweeps", "POST"},
 		{"POST", "/metrics", "GET, HEAD"},
 		{"GET", "/v1/tenants/shop/keys/abc", "DELETE"},

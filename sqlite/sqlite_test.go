@@ -292,8 +292,8 @@ func TestConflict_NamesWhatCollided(t *testing.T) {
 		t.Fatal(err)
 	}
 	err := s.InsertRecords(ctx, []*lethe.Record{rec("a", "orders", "o1")})
-	if !errors.Is(err, lethe.ErrConflict) || !strings.Contains(err.Error(), "orders/o1") {
-		t.Fatalf("duplicate: %v, want ErrConflict naming orders/o1", err)
+	if !errors.Is(err, lethe.ErrConflict) || !strings.Contains(err.Error(), "record o1 exists in collection orders") {
+		t.Fatalf("duplicate: %v, want ErrConflict naming o1 in orders", err)
 	}
 	v := rec("a", "orders", "o2")
 	v.Subjects = []lethe.Subject{{Kind: "voucher", Field: "code", Hash: []byte("0123456789abcdef"), Unique: true}}

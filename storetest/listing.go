@@ -50,7 +50,7 @@ func testListTenants(t *testing.T, open Opener) {
 	if err != nil || len(ts) != 1 {
 		t.Fatalf("after b: %v, %v", ts, err)
 	}
-	same(t, "tenant after b", ts[0], &lethe.Tenant{ID: "c", Packs: []string{"chatbot"}, CreatedAt: t0})
+	same(t, "tenant after b", ts[0], &lethe.Tenant{ID: "c", Packs: []string{"chatbot"}, PhoneRegion: lethe.DefaultPhoneRegion, CreatedAt: t0})
 }
 
 // pageAll collects every page of q, limit records at a time.
