@@ -74,7 +74,7 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 			continue
 		}
 		if f.Subject != "" {
-			s, ok := v.(string)
+			s, ok := identifierText(v)
 			if !ok || s == "" {
 				continue
 			}
@@ -91,7 +91,7 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 			}
 			for i, raw := range items {
 				m, _ := raw.(map[string]any)
-				s, _ := m[it.Name].(string)
+				s, _ := identifierText(m[it.Name])
 				if s == "" {
 					continue
 				}
