@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 
@@ -40,8 +41,8 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 		p.Detail = err.Error()
 	case errors.As(err, &fe):
 		p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "urn:lethe:problem:invalid", "Invalid input"
-		p.Detail = fe.Error()
 		p.Errors = fieldErrors(err)
+		p.Detail = fieldDetail(fe, len(p.Errors))
 	case errors.Is(err, errMalformed):
 		p.Status, p.Type, p.Title = http.StatusBadRequest, "urn:lethe:problem:malformed", "Malformed request"
 		p.Detail = err.Error()
@@ -96,7 +97,17 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 // statusClientClosed answers a request whose client disconnected first.
 const statusClientClosed = 499
 
-// fieldErrors collects every FieldError joined into err.
+// fieldDetail sums invalid fields up: the first in full, and how many more
+// the problem's errors list (the engine reports them all at once, in path
+// order).
+func fieldDetail(first *lethe.FieldError, n int) string {
+	if n <= 1 {
+		return first.Error()
+	}
+	return fmt.Sprintf("%s (and %d more invalid fields, listed in errors)", first.Error(), n-1)
+}
+
+// fieldErrors collects every FieldError joined into err, in its order.
 func fieldErrors(err error) []ProblemField {
 	var out []ProblemField
 	var walk func(error)
