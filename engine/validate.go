@@ -90,11 +90,14 @@ func (p problems) err() error {
 	return errors.Join(errs...)
 }
 
-// fieldErrorsOf flattens a *lethe.FieldError or a join of them; false when
-// err holds anything else.
+// fieldErrorsOf flattens a *lethe.FieldError, one wrapped, or a join of
+// them; false when err holds anything else.
 func fieldErrorsOf(err error) ([]*lethe.FieldError, bool) {
 	if fe, ok := err.(*lethe.FieldError); ok {
 		return []*lethe.FieldError{fe}, true
+	}
+	if w, ok := err.(interface{ Unwrap() error }); ok {
+		return fieldErrorsOf(w.Unwrap())
 	}
 	j, ok := err.(interface{ Unwrap() []error })
 	if !ok {

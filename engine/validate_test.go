@@ -216,3 +216,32 @@ func TestIdentifierText_NumberAndStringAlike(t *testing.T) {
 		})
 	}
 }
+
+func TestFieldErrorsOf_FlattensJoinsAndWraps(t *testing.T) {
+	a := &lethe.FieldError{Field: "fields.a", Reason: "x"}
+	b := &lethe.FieldError{Field: "fields.b", Reason: "y"}
+	tests := []struct {
+		name string
+		err  error
+		want []string
+		ok   bool
+	}{
+		{"one", a, []string{"fields.a"}, true},
+		{"wrapped", fmt.Errorf("put: %w", a), []string{"fields.a"}, true},
+		{"joined, one wrapped", errors.Join(a, fmt.Errorf("seal: %w", b)), []string{"fields.a", "fields.b"}, true},
+		{"another error", lethe.ErrConflict, nil, false},
+		{"joined with another error", errors.Join(a, lethe.ErrConflict), nil, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			fes, ok := fieldErrorsOf(tt.err)
+			var got []string
+			for _, fe := range fes {
+				got = append(got, fe.Field)
+			}
+			if ok != tt.ok || !cmp.Equal(got, tt.want) {
+				t.Errorf("fieldErrorsOf = %v, %v; want %v, %v", got, ok, tt.want, tt.ok)
+			}
+		})
+	}
+}
