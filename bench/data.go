@@ -77,7 +77,7 @@ func Order(i int, shipped time.Time) map[string]any {
 	street := fmt.Sprintf("%s %d", streets[i%len(streets)], i%200+1)
 	return map[string]any{
 		"belegnr":               fmt.Sprintf("AU-%08d", i),
-		"datum":                 shipped.Add(-48 * time.Hour).UTC().Format(time.RFC3339),
+		"datum":                 shipped.Add(-48 * time.Hour).UTC().Format("2006-01-02"),
 		"projekt":               "AMAZON",
 		"kundennummer":          fmt.Sprintf("K%08d", scramble(i)),
 		"plz":                   fmt.Sprintf("%05d", 10000+i%89999),

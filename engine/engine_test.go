@@ -279,8 +279,19 @@ func sampleValue(f *policy.Field, ts time.Time, n int) any {
 		return true
 	case policy.TypeTimestamp:
 		return ts.Format(time.RFC3339)
+	case policy.TypeDate:
+		return ts.Format("2006-01-02")
+	case policy.TypeID:
+		// A customer number as ERPs send it, a JSON number; document
+		// numbers as strings.
+		if f.Subject != "" {
+			return json.Number(fmt.Sprint(1000 + n))
+		}
+		return fmt.Sprintf("%s-%d", f.Name, n)
 	case policy.TypeObject:
 		return map[string]any{"key": "value", "count": json.Number("3"), "nested": map[string]any{"ok": true}}
+	case policy.TypeJSON:
+		return []any{map[string]any{"entity": "email", "value": "x@example.com", "confidence": json.Number("0.97")}, json.Number("7"), "token", nil}
 	case policy.TypeList:
 		item := make(map[string]any, len(f.Items))
 		for _, it := range f.Items {

@@ -2,7 +2,6 @@ package engine
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -55,6 +54,9 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 	now := e.now().UTC()
 	recs := make([]*lethe.Record, len(in))
 	docs := make([]*Doc, len(in))
+	// Every invalid record of a batch is reported, each with all its
+	// invalid fields; any other error stops at once.
+	var invalid problems
 	for i, nr := range in {
 		r, fields, err := e.newRecord(c, tenant, nr, now)
 		if err == nil {
@@ -64,11 +66,17 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 			r.Subjects, err = subjectsOf(keys, c, fields)
 		}
 		if err != nil {
-			return nil, atIndex(err, i, len(in))
+			if !invalid.addErr(atIndex(err, i, len(in))) {
+				return nil, atIndex(err, i, len(in))
+			}
+			continue
 		}
 		r.Plan = retention.Plan(c, s, planInput(r))
 		recs[i] = r
 		docs[i] = &Doc{ID: r.ID, Collection: collection, Origin: r.Origin, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Fields: fields, Plan: r.Plan}
+	}
+	if err := invalid.err(); err != nil {
+		return nil, err
 	}
 	if err := e.store.InsertRecords(ctx, recs); err != nil {
 		return nil, err
@@ -76,41 +84,53 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 	return docs, nil
 }
 
+// newRecord checks a client's record and reports every invalid part at
+// once: id, origin, created_at and each field.
 func (e *Engine) newRecord(c *policy.Collection, tenant string, nr NewRecord, now time.Time) (*lethe.Record, map[string]any, error) {
+	var p problems
 	id := nr.ID
 	if id == "" {
 		id = newID()
 	} else if !recordIDPattern.MatchString(id) {
-		return nil, nil, &lethe.FieldError{Field: "id", Reason: "want 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'"}
+		p.add("id", "want 1-128 characters of A-Z, a-z, 0-9, '.', '_', ':' and '-'")
 	}
 	if nr.Origin != "" && !originPattern.MatchString(nr.Origin) {
-		return nil, nil, &lethe.FieldError{Field: "origin", Reason: "want 1-64 lower-case characters of a-z, 0-9, '.', '_' and '-'"}
+		p.add("origin", "want 1-64 lower-case characters of a-z, 0-9, '.', '_' and '-'")
 	}
 	created := now
 	if !nr.CreatedAt.IsZero() {
 		if nr.CreatedAt.After(now.Add(maxFutureSkew)) {
-			return nil, nil, &lethe.FieldError{Field: "created_at", Reason: "lies in the future"}
+			p.add("created_at", "lies in the future")
 		}
 		created = nr.CreatedAt.UTC()
 	}
-	fields, err := checkFields(c, nr.Fields, "fields.")
-	if err != nil {
-		return nil, nil, err
+	fields := p.object(c.Name, c.Fields, nr.Fields, "fields.")
+	// Required means present: a field that is there but invalid was
+	// reported above and is not missing as well.
+	for _, f := range c.Fields {
+		if v := nr.Fields[f.Name]; f.Required && v == nil {
+			p.add("fields."+f.Name, "required")
+		}
 	}
-	if err := checkRequired(c, fields); err != nil {
+	if err := p.err(); err != nil {
 		return nil, nil, err
 	}
 	r := &lethe.Record{Tenant: tenant, Collection: c.Name, ID: id, Origin: nr.Origin, CreatedAt: created, UpdatedAt: now, State: lethe.StateActive}
 	return r, fields, nil
 }
 
-// atIndex prefixes a field error of a batch with the record's index.
+// atIndex prefixes the field errors of a batch's record with the record's
+// index (records[3].fields.email); other errors pass unchanged.
 func atIndex(err error, i, n int) error {
-	var fe *lethe.FieldError
-	if n > 1 && errors.As(err, &fe) {
-		return &lethe.FieldError{Field: fmt.Sprintf("records[%d].%s", i, fe.Field), Reason: fe.Reason}
+	fes, ok := fieldErrorsOf(err)
+	if n <= 1 || !ok {
+		return err
 	}
-	return err
+	var p problems
+	for _, fe := range fes {
+		p.add(fmt.Sprintf("records[%d].%s", i, fe.Field), fe.Reason)
+	}
+	return p.err()
 }
 
 // planInput is what the planner reads of a stored record; it never needs a

@@ -554,7 +554,7 @@ func itemMatches(run *jobRun, f *policy.Field, raw any) bool {
 		if it.Subject == "" {
 			continue
 		}
-		v, _ := m[it.Name].(string)
+		v, _ := identifierText(m[it.Name])
 		if v == "" {
 			continue
 		}

@@ -75,7 +75,7 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 			continue
 		}
 		if f.Subject != "" {
-			s, ok := v.(string)
+			s, ok := identifierText(v)
 			if !ok || s == "" {
 				continue
 			}
@@ -101,7 +101,7 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 			}
 			for i, raw := range items {
 				m, _ := raw.(map[string]any)
-				s, _ := m[it.Name].(string)
+				s, _ := identifierText(m[it.Name])
 				if s == "" {
 					continue
 				}
@@ -120,7 +120,7 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 // to, blind-indexed under the link's kind, so that a request reaching that
 // record finds this one through the index like any identifier.
 func linkSubject(keys *keyring.TenantKeys, f *policy.Field, v any) (*lethe.Subject, error) {
-	id, ok := v.(string)
+	id, ok := identifierText(v)
 	if !ok || id == "" {
 		return nil, nil
 	}

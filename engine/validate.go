@@ -1,10 +1,12 @@
 package engine
 
 import (
+	"cmp"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"math"
 	"regexp"
+	"slices"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -20,126 +22,331 @@ var (
 // by the HTTP layer.
 const maxValueBytes = 1 << 20
 
+// maxIDBytes bounds an identifier or document number written as a string.
+const maxIDBytes = 1 << 10
+
 // checkFields validates input fields against the collection and returns
-// them normalized (json.Number turned into int64 or float64, timestamps in
-// RFC 3339 UTC). A null value means "unset" and is dropped.
+// them normalized: json.Number turned into int64 (an integer literal) or
+// float64, timestamps in RFC 3339 UTC, dates as YYYY-MM-DD, identifiers
+// as given. A null value means "unset" and is dropped.
+//
+// Every invalid field is reported, not only the first, so that a client
+// fixes a payload in one round: the error joins one *lethe.FieldError per
+// problem, sorted by path. The fields that passed are returned even then.
 func checkFields(c *policy.Collection, in map[string]any, prefix string) (map[string]any, error) {
+	var p problems
+	out := p.object(c.Name, c.Fields, in, prefix)
+	return out, p.err()
+}
+
+// checkRequired reports every required field missing from a record.
+func checkRequired(c *policy.Collection, fields map[string]any) error {
+	var p problems
+	p.required(c, fields)
+	return p.err()
+}
+
+// problems collects the invalid fields of one input.
+type problems []*lethe.FieldError
+
+func (p *problems) add(path, reason string) {
+	*p = append(*p, &lethe.FieldError{Field: path, Reason: reason})
+}
+
+// addErr adds the field errors joined into err; false when err holds
+// another kind of error, which the caller returns as it is.
+func (p *problems) addErr(err error) bool {
+	fes, ok := fieldErrorsOf(err)
+	if ok {
+		*p = append(*p, fes...)
+	}
+	return ok
+}
+
+func (p *problems) required(c *policy.Collection, fields map[string]any) {
+	for _, f := range c.Fields {
+		if _, ok := fields[f.Name]; f.Required && !ok {
+			p.add("fields."+f.Name, "required")
+		}
+	}
+}
+
+// err is nil without problems, the one *lethe.FieldError with one, and
+// else all of them joined in path order (fields.positionen[2] before
+// fields.positionen[10]).
+func (p problems) err() error {
+	switch len(p) {
+	case 0:
+		return nil
+	case 1:
+		return p[0]
+	}
+	sorted := slices.Clone(p)
+	slices.SortStableFunc(sorted, func(a, b *lethe.FieldError) int { return comparePaths(a.Field, b.Field) })
+	errs := make([]error, len(sorted))
+	for i, fe := range sorted {
+		errs[i] = fe
+	}
+	return errors.Join(errs...)
+}
+
+// fieldErrorsOf flattens a *lethe.FieldError, one wrapped, or a join of
+// them; false when err holds anything else.
+func fieldErrorsOf(err error) ([]*lethe.FieldError, bool) {
+	if fe, ok := err.(*lethe.FieldError); ok {
+		return []*lethe.FieldError{fe}, true
+	}
+	if w, ok := err.(interface{ Unwrap() error }); ok {
+		return fieldErrorsOf(w.Unwrap())
+	}
+	j, ok := err.(interface{ Unwrap() []error })
+	if !ok {
+		return nil, false
+	}
+	var out []*lethe.FieldError
+	for _, e := range j.Unwrap() {
+		fes, ok := fieldErrorsOf(e)
+		if !ok {
+			return nil, false
+		}
+		out = append(out, fes...)
+	}
+	return out, true
+}
+
+// comparePaths orders field paths as a reader expects: runs of digits
+// compare by their number, so that item 2 comes before item 10.
+func comparePaths(a, b string) int {
+	for a != "" && b != "" {
+		if isDigit(a[0]) && isDigit(b[0]) {
+			da, db := digitRun(a), digitRun(b)
+			na, nb := trimZeros(da), trimZeros(db)
+			if c := cmp.Compare(len(na), len(nb)); c != 0 {
+				return c
+			}
+			if c := cmp.Compare(na, nb); c != 0 {
+				return c
+			}
+			a, b = a[len(da):], b[len(db):]
+			continue
+		}
+		if c := cmp.Compare(a[0], b[0]); c != 0 {
+			return c
+		}
+		a, b = a[1:], b[1:]
+	}
+	return cmp.Compare(len(a), len(b))
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
+
+func digitRun(s string) string {
+	i := 0
+	for i < len(s) && isDigit(s[i]) {
+		i++
+	}
+	return s[:i]
+}
+
+func trimZeros(s string) string {
+	for len(s) > 1 && s[0] == '0' {
+		s = s[1:]
+	}
+	return s
+}
+
+// object checks the fields of a record or a list item.
+func (p *problems) object(coll string, decl []*policy.Field, in map[string]any, prefix string) map[string]any {
 	out := make(map[string]any, len(in))
 	for name, v := range in {
-		f := c.Field(name)
+		f := lookupField(decl, name)
 		if f == nil {
-			return nil, &lethe.FieldError{Field: prefix + name, Reason: fmt.Sprintf("unknown field of collection %s", c.Name)}
+			p.add(prefix+name, "unknown field of collection "+coll)
+			continue
 		}
 		if v == nil {
 			continue
 		}
-		nv, err := checkValue(f, v, prefix+name)
-		if err != nil {
-			return nil, err
+		if nv, ok := p.value(f, v, prefix+name); ok {
+			out[name] = nv
 		}
-		out[name] = nv
 	}
-	return out, nil
+	return out
 }
 
-// checkRequired reports the first required field missing from a record.
-func checkRequired(c *policy.Collection, fields map[string]any) error {
-	for _, f := range c.Fields {
-		if _, ok := fields[f.Name]; f.Required && !ok {
-			return &lethe.FieldError{Field: "fields." + f.Name, Reason: "required"}
+func lookupField(decl []*policy.Field, name string) *policy.Field {
+	for _, f := range decl {
+		if f.Name == name {
+			return f
 		}
 	}
 	return nil
 }
 
-func checkValue(f *policy.Field, v any, path string) (any, error) {
-	bad := func(want string) error {
-		return &lethe.FieldError{Field: path, Reason: fmt.Sprintf("want %s, got %s", want, jsonKind(v))}
+// value checks and normalizes one field's value; false when it was
+// refused (the reasons are added to p).
+func (p *problems) value(f *policy.Field, v any, path string) (any, bool) {
+	n := len(*p)
+	bad := func(want string) (any, bool) {
+		p.add(path, fmt.Sprintf("want %s, got %s", want, jsonKind(v)))
+		return nil, false
 	}
 	switch f.Type {
 	case policy.TypeString, policy.TypeText:
 		s, ok := v.(string)
 		if !ok {
-			return nil, bad("a string")
+			return bad("a string")
 		}
 		if len(s) > maxValueBytes {
-			return nil, &lethe.FieldError{Field: path, Reason: "longer than 1 MiB"}
+			p.add(path, "longer than 1 MiB")
+			return nil, false
 		}
-		return s, nil
-	case policy.TypeInteger:
-		n, ok := number(v)
-		if !ok || n != math.Trunc(n) || math.Abs(n) > 1<<53 {
-			return nil, bad("an integer")
+		return s, true
+	case policy.TypeID:
+		if s, ok := v.(string); ok {
+			if len(s) > maxIDBytes {
+				p.add(path, "an identifier longer than 1 KiB")
+				return nil, false
+			}
+			return s, true
 		}
-		return int64(n), nil
-	case policy.TypeNumber:
-		n, ok := number(v)
+		num, ok, reason := numberOf(v)
 		if !ok {
-			return nil, bad("a number")
+			return bad("a string or an integer")
 		}
-		return n, nil
+		if reason != "" {
+			p.add(path, reason)
+			return nil, false
+		}
+		i, ok, beyond := num.asInt()
+		switch {
+		case beyond:
+			p.add(path, reasonBeyondExact)
+			return nil, false
+		case !ok:
+			p.add(path, "want a string or an integer, got a number with a fraction")
+			return nil, false
+		}
+		return i, true
+	case policy.TypeInteger:
+		num, ok, reason := numberOf(v)
+		if !ok {
+			return bad("an integer")
+		}
+		i, isInt, beyond := num.asInt()
+		switch {
+		case reason == reasonBeyondExact || beyond:
+			p.add(path, reasonBeyondExactNumber)
+			return nil, false
+		case reason != "":
+			p.add(path, reason)
+			return nil, false
+		case !isInt:
+			p.add(path, "want an integer, got a number with a fraction")
+			return nil, false
+		}
+		return i, true
+	case policy.TypeNumber:
+		num, ok, reason := numberOf(v)
+		switch {
+		case !ok:
+			return bad("a number")
+		case reason == reasonBeyondExact:
+			p.add(path, reasonBeyondExactNumber)
+			return nil, false
+		case reason != "":
+			p.add(path, reason)
+			return nil, false
+		}
+		if num.isInt {
+			return float64(num.i), true
+		}
+		return num.f, true
 	case policy.TypeBoolean:
 		b, ok := v.(bool)
 		if !ok {
-			return nil, bad("true or false")
+			return bad("true or false")
 		}
-		return b, nil
+		return b, true
 	case policy.TypeTimestamp:
-		s, ok := v.(string)
-		if !ok {
-			return nil, bad("an RFC 3339 timestamp string")
+		t, reason := parseTimestamp(v)
+		if reason != "" {
+			p.add(path, reason)
+			return nil, false
 		}
-		t, err := time.Parse(time.RFC3339Nano, s)
-		if err != nil {
-			return nil, &lethe.FieldError{Field: path, Reason: fmt.Sprintf("want an RFC 3339 timestamp like 2026-01-02T15:04:05Z, got %q", s)}
+		return t.UTC().Format(time.RFC3339Nano), true
+	case policy.TypeDate:
+		d, reason := parseDate(v)
+		if reason != "" {
+			p.add(path, reason)
+			return nil, false
 		}
-		return t.UTC().Format(time.RFC3339Nano), nil
+		return d, true
 	case policy.TypeObject:
 		m, ok := v.(map[string]any)
 		if !ok {
-			return nil, bad("an object")
+			return bad("an object")
 		}
-		return normalizeJSON(m), nil
+		out := p.freeJSON(m, path)
+		return out, len(*p) == n
+	case policy.TypeJSON:
+		out := p.freeJSON(v, path)
+		return out, len(*p) == n
 	case policy.TypeList:
 		list, ok := v.([]any)
 		if !ok {
-			return nil, bad("a list of objects")
+			return bad("a list of objects")
 		}
 		out := make([]any, len(list))
 		for i, it := range list {
 			m, ok := it.(map[string]any)
 			if !ok {
-				return nil, &lethe.FieldError{Field: fmt.Sprintf("%s[%d]", path, i), Reason: fmt.Sprintf("want an object, got %s", jsonKind(it))}
+				p.add(fmt.Sprintf("%s[%d]", path, i), fmt.Sprintf("want an object, got %s", jsonKind(it)))
+				continue
 			}
-			item := &policy.Collection{Name: f.Name, Fields: f.Items}
-			nm, err := checkFields(item, m, fmt.Sprintf("%s[%d].", path, i))
-			if err != nil {
-				return nil, err
-			}
-			out[i] = nm
+			out[i] = p.object(f.Name, f.Items, m, fmt.Sprintf("%s[%d].", path, i))
 		}
-		return out, nil
+		return out, len(*p) == n
 	}
-	return nil, &lethe.FieldError{Field: path, Reason: fmt.Sprintf("field type %q not supported", f.Type)}
+	p.add(path, fmt.Sprintf("field type %q not supported", f.Type))
+	return nil, false
 }
 
-func number(v any) (float64, bool) {
-	switch n := v.(type) {
-	case float64:
-		return n, true
-	case int64:
-		return float64(n), true
-	case int:
-		return float64(n), true
-	case json.Number:
-		f, err := n.Float64()
-		return f, err == nil && !math.IsInf(f, 0) && !math.IsNaN(f)
+// freeJSON checks and normalizes a free-form value (an object or json
+// field): numbers as numberOf reads them, nulls inside kept (they are
+// data there, not "unset"). Every number that cannot be kept is reported
+// with its own path.
+func (p *problems) freeJSON(v any, path string) any {
+	switch x := v.(type) {
+	case nil, string, bool:
+		return x
+	case map[string]any:
+		m := make(map[string]any, len(x))
+		for k, vv := range x {
+			m[k] = p.freeJSON(vv, path+"."+k)
+		}
+		return m
+	case []any:
+		l := make([]any, len(x))
+		for i, vv := range x {
+			l[i] = p.freeJSON(vv, fmt.Sprintf("%s[%d]", path, i))
+		}
+		return l
 	}
-	return 0, false
+	num, ok, reason := numberOf(v)
+	switch {
+	case !ok:
+		p.add(path, fmt.Sprintf("want a JSON value, got %s", jsonKind(v)))
+		return nil
+	case reason != "":
+		p.add(path, reason)
+		return nil
+	}
+	return num.value()
 }
 
-// normalizeJSON turns json.Number values inside free objects into int64
-// when integral, float64 otherwise.
+// normalizeJSON turns json.Number values of stored free-form values into
+// int64 when integral, float64 otherwise: what freeJSON stored.
 func normalizeJSON(v any) any {
 	switch x := v.(type) {
 	case map[string]any:
@@ -179,5 +386,5 @@ func jsonKind(v any) string {
 	case []any:
 		return "a list"
 	}
-	return fmt.Sprintf("%T", v)
+	return "a value JSON cannot hold"
 }

@@ -53,6 +53,11 @@ func FuzzNewRecord(f *testing.F) {
 		{6, "", "", `[1,2,3]`},
 		{7, "", "", `{"a":`},
 		{8, "", "", `{"selected":"yes","phone":"+49 171 1234567"}`},
+		{9, "", "", `{"entities":[{"entity":"email","value":"a@b.c","start":3}],"tokens":["hi",2,null],"context":{"n":9007199254740993}}`},
+		{10, "", "", `{"kundennummer":1001,"belegnr":"200003","datum":"2026-11-18","shipped_at":1763460000.5}`},
+		{11, "", "", `{"kundennummer":1.5,"belegnr":1e20,"datum":"2026-02-30","shipped_at":"2026-11-18 10:00:00z"}`},
+		{12, "", "", `{"datum":20261118,"shipped_at":-62135596801,"positionen":[{"menge":1e400}]}`},
+		{13, "", "", `{"state":"s","metadata":[1,{"a":[-0.0,1E+2]}],"expires_at":"2026-11-18t10:00:00+01:00"}`},
 	} {
 		f.Add(uint16(s.col), s.id, s.origin, []byte(s.fields))
 	}

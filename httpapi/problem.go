@@ -51,8 +51,8 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 			"(a batch into smaller batches), or raise the limit with lethe serve --max-body BYTES", byteSize(mbe.Limit))
 	case errors.As(err, &fe):
 		p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "urn:lethe:problem:invalid", "Invalid input"
-		p.Detail = fe.Error()
 		p.Errors = fieldErrors(err)
+		p.Detail = fieldDetail(fe, len(p.Errors))
 	case errors.Is(err, errMalformed):
 		p.Status, p.Type, p.Title = http.StatusBadRequest, "urn:lethe:problem:malformed", "Malformed request"
 		p.Detail = err.Error()
@@ -124,7 +124,17 @@ func byteSize(n int64) string {
 // statusClientClosed answers a request whose client disconnected first.
 const statusClientClosed = 499
 
-// fieldErrors collects every FieldError joined into err.
+// fieldDetail sums invalid fields up: the first in full, and how many more
+// the problem's errors list (the engine reports them all at once, in path
+// order).
+func fieldDetail(first *lethe.FieldError, n int) string {
+	if n <= 1 {
+		return first.Error()
+	}
+	return fmt.Sprintf("%s (and %d more invalid fields, listed in errors)", first.Error(), n-1)
+}
+
+// fieldErrors collects every FieldError joined into err, in its order.
 func fieldErrors(err error) []ProblemField {
 	var out []ProblemField
 	var walk func(error)

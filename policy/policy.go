@@ -59,9 +59,18 @@ const (
 	TypeInteger   FieldType = "integer"
 	TypeNumber    FieldType = "number"
 	TypeBoolean   FieldType = "boolean"
-	TypeTimestamp FieldType = "timestamp" // RFC 3339
-	TypeObject    FieldType = "object"    // free JSON object (metadata)
-	TypeList      FieldType = "list"      // list of objects described by Items
+	TypeTimestamp FieldType = "timestamp" // RFC 3339 or Unix seconds; stored as RFC 3339 UTC
+	TypeDate      FieldType = "date"      // a calendar day, YYYY-MM-DD
+	// TypeID is an identifier or document number: a string or an integer,
+	// stored as given, because ERPs send customer and document numbers as
+	// JSON numbers (1001) as often as as strings ("K-1001").
+	TypeID     FieldType = "id"
+	TypeObject FieldType = "object" // free JSON object (metadata)
+	// TypeJSON is any JSON value (object, list, string, number, boolean):
+	// free-form data such as NLU entities and tokens, whose shape the
+	// application does not control.
+	TypeJSON FieldType = "json"
+	TypeList FieldType = "list" // list of objects described by Items
 )
 
 // Operator is how a field is anonymized (seed 001's O5, seed 002's X7/X11).

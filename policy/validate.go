@@ -18,7 +18,7 @@ var lowerSnake = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // packName also allows hyphens ("erp-marketplace").
 var packName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
-var fieldTypes = []FieldType{TypeString, TypeText, TypeInteger, TypeNumber, TypeBoolean, TypeTimestamp, TypeObject, TypeList}
+var fieldTypes = []FieldType{TypeString, TypeText, TypeInteger, TypeNumber, TypeBoolean, TypeTimestamp, TypeDate, TypeID, TypeObject, TypeJSON, TypeList}
 
 var operators = []Operator{OpKeep, OpErase, OpClear, OpReplace, OpPlaceholder, OpUUID, OpDropKeys, OpEach}
 
@@ -179,7 +179,8 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 			op = OpErase
 		}
 	}
-	text := f.Type == TypeString || f.Type == TypeText
+	// The text operators write a string, which an id field holds too.
+	text := f.Type == TypeString || f.Type == TypeText || f.Type == TypeID
 	switch {
 	case !slices.Contains(operators, op):
 		v.errorf(f, "anonymize", "%s: unknown anonymize operator %q (want one of %s)", ctx, op, list(operators))
@@ -188,7 +189,7 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 	case op == OpEach && f.Type != TypeList:
 		v.errorf(f, "anonymize", "%s: each works on type list only, not %s", ctx, f.Type)
 	case (op == OpUUID || op == OpPlaceholder || op == OpReplace || op == OpClear) && !text:
-		v.errorf(f, "anonymize", "%s: %s works on type string or text only, not %s", ctx, op, f.Type)
+		v.errorf(f, "anonymize", "%s: %s works on type string, text or id only, not %s", ctx, op, f.Type)
 	case op == OpReplace && f.Value == "":
 		v.errorf(f, "anonymize", "%s: replace needs a value (the replacement text)", ctx)
 	}
@@ -207,13 +208,13 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 		}
 	}
 
-	scalarID := f.Type == TypeString || f.Type == TypeInteger
+	scalarID := f.Type == TypeString || f.Type == TypeInteger || f.Type == TypeID
 	if f.Subject != "" {
 		if !lowerSnake.MatchString(f.Subject) {
 			v.errorf(f, "subject", "%s: subject %q: want lower_snake_case (email, phone, customer_id, ...)", ctx, f.Subject)
 		}
 		if !scalarID {
-			v.errorf(f, "subject", "%s: a subject identifier must be of type string or integer, not %s", ctx, f.Type)
+			v.errorf(f, "subject", "%s: a subject identifier must be of type string, id or integer, not %s", ctx, f.Type)
 		}
 	}
 	if f.Link != "" {
@@ -221,7 +222,7 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 		case !top:
 			v.errorf(f, "link", "%s: link works on top-level fields only", ctx)
 		case !scalarID:
-			v.errorf(f, "link", "%s: a link holds a record id and must be of type string, not %s", ctx, f.Type)
+			v.errorf(f, "link", "%s: a link holds a record id and must be of type string or id, not %s", ctx, f.Type)
 		case v.colls[f.Link] == nil:
 			v.errorf(f, "link", "%s: link %q: no such collection in this policy", ctx, f.Link)
 		}
@@ -231,7 +232,7 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 		case !top:
 			v.errorf(f, "unique", "%s: unique works on top-level fields only", ctx)
 		case !scalarID:
-			v.errorf(f, "unique", "%s: unique needs type string or integer, not %s", ctx, f.Type)
+			v.errorf(f, "unique", "%s: unique needs type string, id or integer, not %s", ctx, f.Type)
 		case f.IsPII() && f.Subject == "":
 			v.errorf(f, "unique", "%s: unique on an encrypted field needs a subject (uniqueness is checked on its blind index)", ctx)
 		}
@@ -256,9 +257,9 @@ func (v *validator) rule(c *Collection, r *Rule) {
 		f := c.Field(basis)
 		switch {
 		case f == nil:
-			v.errorf(r, "basis", "%s: basis %q: no such field (use created_at, updated_at or a timestamp field)", ctx, basis)
-		case f.Type != TypeTimestamp:
-			v.errorf(r, "basis", "%s: basis %q is of type %s, want timestamp", ctx, basis, f.Type)
+			v.errorf(r, "basis", "%s: basis %q: no such field (use created_at, updated_at or a timestamp or date field)", ctx, basis)
+		case f.Type != TypeTimestamp && f.Type != TypeDate:
+			v.errorf(r, "basis", "%s: basis %q is of type %s, want timestamp or date", ctx, basis, f.Type)
 		case f.IsPII():
 			v.errorf(r, "basis", "%s: basis %q is PII (encrypted); the planner must read it without decrypting, so make it a plain field", ctx, basis)
 		}

@@ -199,10 +199,13 @@ func has(in Input, field string) bool {
 	return true
 }
 
+// dateLayout is how a date field (policy.TypeDate) is stored.
+const dateLayout = "2006-01-02"
+
 // basis resolves a rule's basis to a time. An empty basis counts from
-// creation. A zero time, a missing field or a value that is not an RFC 3339
-// timestamp means the rule does not apply yet: a record is never planned
-// from a guess.
+// creation. A zero time, a missing field or a value that is neither an RFC
+// 3339 timestamp nor a YYYY-MM-DD date means the rule does not apply yet: a
+// record is never planned from a guess.
 func basis(name string, in Input) (time.Time, bool) {
 	var t time.Time
 	switch name {
@@ -215,7 +218,12 @@ func basis(name string, in Input) (time.Time, bool) {
 		case time.Time:
 			t = v
 		case string:
+			// A date field counts from 00:00 UTC of its day: the one
+			// reading that needs no zone the record does not carry.
 			p, err := time.Parse(time.RFC3339Nano, v)
+			if err != nil {
+				p, err = time.Parse(dateLayout, v)
+			}
 			if err != nil {
 				return time.Time{}, false
 			}

@@ -77,6 +77,31 @@ func TestPlan_ShipmentBasisAbsentMeansNoPlan(t *testing.T) {
 		lethe.Plan{Action: lethe.ActionAnonymize, Rule: "anonymize", DueAt: shipped.Add(30 * day)})
 }
 
+func TestPlan_DateBasisCountsFromMidnightUTC(t *testing.T) {
+	c := &policy.Collection{Rules: []*policy.Rule{
+		{Action: lethe.ActionDelete, Basis: "datum", Period: policy.Period{Default: dur("30d")}},
+	}}
+	midnight := time.Date(2026, 11, 18, 0, 0, 0, 0, time.UTC)
+	tests := []struct {
+		name  string
+		datum any
+		want  lethe.Plan
+	}{
+		{"date", "2026-11-18", lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: midnight.Add(30 * day)}},
+		{"leap day", "2028-02-29", lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: time.Date(2028, 3, 30, 0, 0, 0, 0, time.UTC)}},
+		{"timestamp in the same field still read", "2026-11-18T15:00:00Z", lethe.Plan{Action: lethe.ActionDelete, Rule: "delete", DueAt: midnight.Add(30*day + 15*time.Hour)}},
+		{"day that does not exist", "2026-02-30", lethe.Plan{}},
+		{"date without zero padding", "2026-1-8", lethe.Plan{}},
+		{"date with a zone is no date", "2026-11-18+01:00", lethe.Plan{}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := Plan(c, nil, Input{CreatedAt: t0, Plain: map[string]any{"datum": tt.datum}})
+			planEqual(t, got, tt.want)
+		})
+	}
+}
+
 func TestPlan_AnonymizedRecordMovesOnToItsDeleteRule(t *testing.T) {
 	c := messagesCollection()
 	tests := []struct {
