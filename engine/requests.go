@@ -202,12 +202,12 @@ func RequestCounts(j *lethe.Request) map[string]map[string]int64 {
 
 // jobRun is the state of one job while a runner works on it.
 type jobRun struct {
-	job    *lethe.Request
-	ts     *tenantState
-	keys   *keyring.TenantKeys
-	res    requestResult
-	now    time.Time
-	reach  *reach // what a subject scope reaches; nil for other scopes
+	job   *lethe.Request
+	ts    *tenantState
+	keys  *keyring.TenantKeys
+	res   requestResult
+	now   time.Time
+	reach *reach // what a subject scope reaches; nil for other scopes
 }
 
 // runJob works on a claimed job until it is done, fails, or ctx ends.

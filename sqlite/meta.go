@@ -119,19 +119,7 @@ func (s *Store) SetTenantPhoneRegion(ctx context.Context, tenant, region string)
 	if region == "" {
 		return fmt.Errorf("tenant %s: %w: empty phone region", tenant, lethe.ErrInvalid)
 	}
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE tenants SET phone_region = ? WHERE id = ?", region, tenant)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return lethe.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.updateOne(ctx, "UPDATE tenants SET phone_region = ? WHERE id = ?", region, tenant); err != nil {
 		return fmt.Errorf("tenant %s: set phone region: %w", tenant, err)
 	}
 	return nil
@@ -306,19 +294,7 @@ func (s *Store) APIKeys(ctx context.Context, tenant string) ([]*lethe.APIKey, er
 // RevokeAPIKey marks a tenant's key revoked; lethe.ErrNotFound when the
 // tenant has no such key.
 func (s *Store) RevokeAPIKey(ctx context.Context, tenant, prefix string) error {
-	err := s.write(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, "UPDATE api_keys SET revoked = 1 WHERE tenant = ? AND prefix = ?", tenant, prefix)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return lethe.ErrNotFound
-		}
-		return nil
-	})
-	if err != nil {
+	if err := s.updateOne(ctx, "UPDATE api_keys SET revoked = 1 WHERE tenant = ? AND prefix = ?", tenant, prefix); err != nil {
 		return fmt.Errorf("revoke api key %s: %w", prefix, err)
 	}
 	return nil
@@ -374,4 +350,21 @@ func (s *Store) PutSettings(ctx context.Context, tenant, collection string, st *
 		return fmt.Errorf("put settings %s/%s: %w", tenant, collection, err)
 	}
 	return nil
+}
+
+// updateOne runs an UPDATE of one row in a write transaction; ErrNotFound
+// when it changed none.
+func (s *Store) updateOne(ctx context.Context, query string, args ...any) error {
+	return s.write(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, query, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return lethe.ErrNotFound
+		}
+		return nil
+	})
 }
