@@ -2,6 +2,7 @@ package engine
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"math/big"
@@ -179,6 +180,17 @@ func parseTimestamp(v any) (time.Time, string) {
 	sec, rem := new(big.Int).DivMod(r.Num(), r.Denom(), new(big.Int))
 	nsec := new(big.Int).Div(rem.Mul(rem, big.NewInt(1e9)), r.Denom())
 	return time.Unix(sec.Int64(), nsec.Int64()), ""
+}
+
+// ParseTimestamp reads a timestamp as a field of type timestamp takes it
+// (see parseTimestamp); the HTTP layer reads a record's created_at with
+// it, so that every timestamp of the API takes the same forms.
+func ParseTimestamp(v any) (time.Time, error) {
+	t, reason := parseTimestamp(v)
+	if reason != "" {
+		return time.Time{}, errors.New(reason)
+	}
+	return t.UTC(), nil
 }
 
 // unixRat is the exact value of a Unix time: from the client's digits when

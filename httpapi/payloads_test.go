@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -216,5 +217,26 @@ func TestAPI_BadPayloadsListEveryInvalidField(t *testing.T) {
 	r := ts.must(200, ts.do(key, "GET", "/v1/tenants/shop/plan?until=100y", nil))
 	if r.json(t)["total"] != float64(0) {
 		t.Errorf("something was stored: %s", r.body)
+	}
+}
+
+// A record's own created_at takes the same forms as a timestamp field: an
+// import of history from a database dump or a Unix clock is accepted.
+func TestAPI_CreatedAtInEveryTimestampForm(t *testing.T) {
+	ts := newServer(t)
+	key := ts.tenant("shop", "erp-marketplace")
+	path := "/v1/tenants/shop/collections/orders/records"
+	want := "2026-11-18T09:30:00Z"
+	for i, v := range []any{"2026-11-18T09:30:00Z", "2026-11-18 10:30:00+01:00", "2026-11-18t09:30:00z", json.Number("1794994200")} {
+		id := fmt.Sprintf("c%d", i)
+		ts.must(201, ts.do(key, "POST", path, map[string]any{"id": id, "created_at": v, "fields": map[string]any{"plz": "10115"}}))
+		got := ts.must(200, ts.do(key, "GET", path+"/"+id, nil)).json(t)
+		if got["created_at"] != want {
+			t.Errorf("created_at %v: stored as %v, want %s", v, got["created_at"], want)
+		}
+	}
+	r := ts.must(422, ts.do(key, "POST", path, map[string]any{"id": "bad", "created_at": "2026-11-18 09:30:00", "fields": map[string]any{}}))
+	if !strings.Contains(string(r.body), `"field":"created_at"`) {
+		t.Errorf("a time without offset: %s", r.body)
 	}
 }

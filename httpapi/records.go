@@ -41,7 +41,7 @@ func toRecordJSON(d *engine.Doc) recordJSON {
 type recordIn struct {
 	ID        string         `json:"id"`
 	Origin    string         `json:"origin"`
-	CreatedAt *string        `json:"created_at"`
+	CreatedAt any            `json:"created_at"` // RFC 3339 in any form, or Unix seconds
 	Fields    map[string]any `json:"fields"`
 }
 
@@ -49,9 +49,9 @@ type recordIn struct {
 func (ri recordIn) toNew(prefix string) (engine.NewRecord, error) {
 	nr := engine.NewRecord{ID: ri.ID, Origin: ri.Origin, Fields: ri.Fields}
 	if ri.CreatedAt != nil {
-		t, err := time.Parse(time.RFC3339Nano, *ri.CreatedAt)
+		t, err := engine.ParseTimestamp(ri.CreatedAt)
 		if err != nil {
-			return nr, &lethe.FieldError{Field: prefix + "created_at", Reason: fmt.Sprintf("want an RFC 3339 timestamp like 2026-01-02T15:04:05Z, got %q", *ri.CreatedAt)}
+			return nr, &lethe.FieldError{Field: prefix + "created_at", Reason: err.Error()}
 		}
 		nr.CreatedAt = t
 	}
