@@ -3,6 +3,7 @@ package engine
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 
 	"github.com/lethe-privacy/lethe"
@@ -67,8 +68,11 @@ func openFields(keys *keyring.TenantKeys, r *lethe.Record) (map[string]any, erro
 // field with a subject kind, one per link, and one per list item field
 // with a subject kind (the e-mail of an additional contact person finds
 // the order too).
+//
+// Every identifier that does not normalize is reported, joined.
 func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[string]any) ([]lethe.Subject, error) {
 	var out []lethe.Subject
+	var errs []error
 	for _, f := range c.Fields {
 		v, ok := fields[f.Name]
 		if !ok {
@@ -81,16 +85,16 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 			}
 			h, err := keys.BlindIndex(f.Subject, s)
 			if err != nil {
-				return nil, &lethe.FieldError{Field: "fields." + f.Name, Reason: fmt.Sprintf("not a valid %s: %v", f.Subject, err)}
+				errs = append(errs, &lethe.FieldError{Field: "fields." + f.Name, Reason: fmt.Sprintf("not a valid %s: %v", f.Subject, err)})
+			} else {
+				out = append(out, lethe.Subject{Kind: f.Subject, Field: f.Name, Hash: h, Unique: f.Unique})
 			}
-			out = append(out, lethe.Subject{Kind: f.Subject, Field: f.Name, Hash: h, Unique: f.Unique})
 		}
 		if f.Link != "" {
 			sub, err := linkSubject(keys, f, v)
 			if err != nil {
-				return nil, err
-			}
-			if sub != nil {
+				errs = append(errs, err)
+			} else if sub != nil {
 				out = append(out, *sub)
 			}
 		}
@@ -107,11 +111,15 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 				}
 				h, err := keys.BlindIndex(it.Subject, s)
 				if err != nil {
-					return nil, &lethe.FieldError{Field: fmt.Sprintf("fields.%s[%d].%s", f.Name, i, it.Name), Reason: fmt.Sprintf("not a valid %s: %v", it.Subject, err)}
+					errs = append(errs, &lethe.FieldError{Field: fmt.Sprintf("fields.%s[%d].%s", f.Name, i, it.Name), Reason: fmt.Sprintf("not a valid %s: %v", it.Subject, err)})
+					continue
 				}
 				out = append(out, lethe.Subject{Kind: it.Subject, Field: f.Name + "." + it.Name, Hash: h})
 			}
 		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
 	}
 	return dedupeSubjects(out), nil
 }
