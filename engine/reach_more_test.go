@@ -152,3 +152,30 @@ func equalStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// An anonymize request follows links like an erasure: the session's
+// messages are anonymized with it, field by field (O5).
+func TestRequest_AnonymizeFollowsLinks(t *testing.T) {
+	e := reqFresh(t)
+	if _, err := e.eng.CreateTenant(e.ctx, "admin", "bot", []string{"conversations"}); err != nil {
+		t.Fatal(err)
+	}
+	e.put("bot", "sessions", engine.NewRecord{ID: "s1", Fields: map[string]any{"conversation_id": "jan@example.be", "last_activity_at": "2026-05-04T09:00:00Z"}})
+	e.put("bot", "messages", engine.NewRecord{ID: "m1", Fields: map[string]any{"session_id": "s1", "text": "mail me op jan@example.be", "intent": "contact"}})
+	e.put("bot", "messages", engine.NewRecord{ID: "m2", Fields: map[string]any{"session_id": "s2", "text": "someone else"}})
+	job := e.run("bot", engine.RequestInput{Type: lethe.RequestAnonymize, Subject: map[string]string{"conversation_id": "jan@example.be"}})
+	if got := engine.RequestCounts(job); got["messages"]["anonymize"] != 1 || got["sessions"]["anonymize"] != 1 {
+		t.Fatalf("counts %v", got)
+	}
+	m, err := e.eng.Get(e.ctx, lethe.RecordRef{Tenant: "bot", Collection: "messages", ID: "m1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.State != lethe.StateAnonymized || m.Fields["text"] != "This message has been deleted" || m.Fields["intent"] != "contact" || m.Fields["session_id"] != "s1" {
+		t.Errorf("linked message after anonymization: %s %v", m.State, m.Fields)
+	}
+	other, err := e.eng.Get(e.ctx, lethe.RecordRef{Tenant: "bot", Collection: "messages", ID: "m2"})
+	if err != nil || other.State != lethe.StateActive {
+		t.Errorf("another session's message: %v %v", other, err)
+	}
+}
