@@ -107,9 +107,6 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 	if !exists && !create {
 		return nil, withKind(lethe.ErrNotFound, "no Lethe data in %s (start \"lethe serve --data %s\" first)", f.dir, f.dir)
 	}
-	if err := tightenData(log, f.dir, f.dbPath()); err != nil {
-		return nil, err
-	}
 	var kek *keyring.FileKEK
 	if exists {
 		kek, err = keyring.OpenKeyFile(f.keyPath())
@@ -134,6 +131,10 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 		if created {
 			log.Info("created master key file; back it up: without it the data cannot be read", "path", f.keyPath())
 		}
+	}
+	// After the key checks, which change nothing when they fail.
+	if err := tightenData(log, f.dir, f.dbPath()); err != nil {
+		return nil, err
 	}
 	st, err := sqlite.Open(ctx, f.dbPath(), sqlite.Options{})
 	if err != nil {

@@ -41,6 +41,16 @@ file stays local (--master-key-file, default DATA/master.key) and every
 instance needs a copy; it is created only for a database that holds no
 Lethe data yet. The URL's password is never printed.
 
+Prometheus metrics are served at /metrics on a listener of their own,
+--metrics-addr (default 127.0.0.1:9464, loopback; "off" for none), not on
+the API port; with --metrics-token (or LETHE_METRICS_TOKEN) the API port
+serves them too, to the bearer of that token. /healthz, /readyz and
+/v1/openapi.json are public.
+
+Every file serve creates is mode 0600 and the data folder 0700, whatever
+the umask; a data folder or database files that other users may read are
+made owner-only at the start, with one warning naming them.
+
 A wrong or missing master key stops the start before anything is written
 and before the port is opened.`,
 		Args: cobra.NoArgs,
