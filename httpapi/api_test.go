@@ -31,7 +31,10 @@ type testServer struct {
 	now   *time.Time
 }
 
-const adminToken = "test-admin-token-0123456789"
+const (
+	adminToken   = "test-admin-token-0123456789"
+	metricsToken = "test-metrics-token-9876543210"
+)
 
 func newServer(t *testing.T) *testServer {
 	t.Helper()
@@ -55,7 +58,7 @@ func newServer(t *testing.T) *testServer {
 	if _, err := eng.EnsureAdminToken(ctx, adminToken); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(httpapi.Config{Engine: eng, MaxBody: 1 << 20})))
+	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(httpapi.Config{Engine: eng, MaxBody: 1 << 20, MetricsToken: metricsToken})))
 	t.Cleanup(func() {
 		srv.Close()
 		eng.Close()
@@ -284,7 +287,7 @@ func TestAPI_HealthAndMetrics(t *testing.T) {
 	key := ts.tenant("bot", "chatbot")
 	ts.must(201, ts.do(key, "POST", "/v1/tenants/bot/collections/nlu_messages/records", map[string]any{
 		"created_at": "2026-10-01T00:00:00Z", "fields": map[string]any{"message": "hi"}}))
-	r := ts.must(200, ts.do("", "GET", "/metrics", nil))
+	r := ts.must(200, ts.do(metricsToken, "GET", "/metrics", nil))
 	for _, want := range []string{"lethe_http_requests_total", "lethe_sweep_lag_seconds", "lethe_overdue_records 1"} {
 		if !strings.Contains(string(r.body), want) {
 			t.Errorf("metrics lack %q", want)
@@ -304,7 +307,7 @@ func TestAPI_HealthAndMetrics(t *testing.T) {
 	if d := r.json(t)["deleted"]; d != float64(1) {
 		t.Errorf("sweep deleted %v: %s", d, r.body)
 	}
-	r = ts.must(200, ts.do("", "GET", "/metrics", nil))
+	r = ts.must(200, ts.do(metricsToken, "GET", "/metrics", nil))
 	if !strings.Contains(string(r.body), "lethe_overdue_records 0") {
 		t.Errorf("after the sweep nothing should be overdue")
 	}

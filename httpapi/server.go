@@ -1,7 +1,9 @@
 // Package httpapi serves Lethe's HTTP JSON API under /v1 (described by the
-// OpenAPI document at /v1/openapi.json), plus /healthz, /readyz and
-// /metrics. Handlers are thin: they decode, authorize and call the engine;
-// problem.go maps every error to an RFC 9457 problem in one place.
+// OpenAPI document at /v1/openapi.json), plus /healthz and /readyz;
+// /metrics only with a token (Config.MetricsToken), or on a listener of
+// its own (Server.MetricsHandler). Handlers are thin: they decode,
+// authorize and call the engine; problem.go maps every error to an RFC
+// 9457 problem in one place.
 package httpapi
 
 import (
@@ -24,6 +26,10 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBody bounds request bodies (default 8 MiB).
 	MaxBody int64
+	// MetricsToken, when set, makes the API serve /metrics to the bearer
+	// of this token; without it the API has no /metrics, and the metrics
+	// are served by MetricsHandler on a listener of their own.
+	MetricsToken string
 }
 
 // Server is the HTTP API. It implements http.Handler.
@@ -102,8 +108,12 @@ func New(cfg Config) *Server {
 	for _, rt := range routes() {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
-	s.mux.Handle("GET /metrics", s.metrics.handler())
-	s.handleOtherMethods(append(routes(), route{method: "GET", pattern: "/metrics"}))
+	served := routes()
+	if cfg.MetricsToken != "" {
+		s.mux.Handle("GET /metrics", s.metricsWithToken(cfg.MetricsToken))
+		served = append(served, metricsRoute)
+	}
+	s.handleOtherMethods(s.mux, served)
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problemFor(errNoRoute, s.log, r))
 	})
@@ -126,7 +136,7 @@ func (e *methodError) Error() string { return "method " + e.method + " not allow
 // registered without a method, so that ServeMux prefers the route's own
 // "METHOD /pattern" and hands them only the other methods; a GET route
 // answers HEAD too, as ServeMux serves it.
-func (s *Server) handleOtherMethods(rs []route) {
+func (s *Server) handleOtherMethods(mux *http.ServeMux, rs []route) {
 	allow := map[string][]string{}
 	for _, rt := range rs {
 		allow[rt.pattern] = append(allow[rt.pattern], rt.method)
@@ -136,7 +146,7 @@ func (s *Server) handleOtherMethods(rs []route) {
 	}
 	for pattern, methods := range allow {
 		slices.Sort(methods)
-		s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+		mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", strings.Join(methods, ", "))
 			writeProblem(w, problemFor(&methodError{method: r.Method, allow: methods}, s.log, r))
 		})

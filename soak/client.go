@@ -20,6 +20,8 @@ type client struct {
 	admin string
 	key   string // the run tenant's API key, once set up
 	http  *http.Client
+
+	metricsURL, metricsToken string // see Config.MetricsURL
 }
 
 func newClient(base, admin string, conns int) *client {
@@ -42,6 +44,11 @@ func (c *client) close() { c.http.CloseIdleConnections() }
 // do sends one request and reads the whole answer, so the connection
 // returns to the pool.
 func (c *client) do(ctx context.Context, token, method, path string, body any) (int, []byte, error) {
+	return c.doURL(ctx, token, method, c.base+path, body)
+}
+
+// doURL is do for a full URL (the metrics listener's).
+func (c *client) doURL(ctx context.Context, token, method, url string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
@@ -50,7 +57,7 @@ func (c *client) do(ctx context.Context, token, method, path string, body any) (
 		}
 		rd = bytes.NewReader(b)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, rd)
+	req, err := http.NewRequestWithContext(ctx, method, url, rd)
 	if err != nil {
 		return 0, nil, err
 	}
@@ -149,12 +156,12 @@ func (c *client) get(ctx context.Context, tenant, id string) (int, error) {
 // metric reads one sample of the server's Prometheus metrics: the line
 // that starts with name (labels included).
 func (c *client) metric(ctx context.Context, name string) (float64, bool, error) {
-	status, b, err := c.do(ctx, "", "GET", "/metrics", nil)
+	status, b, err := c.doURL(ctx, c.metricsToken, "GET", c.metricsURL, nil)
 	if err != nil {
 		return 0, false, err
 	}
 	if status != 200 {
-		return 0, false, fmt.Errorf("soak: GET /metrics: status %d", status)
+		return 0, false, fmt.Errorf("soak: GET %s: status %d", c.metricsURL, status)
 	}
 	sc := bufio.NewScanner(bytes.NewReader(b))
 	sc.Buffer(make([]byte, 64<<10), 1<<20)

@@ -17,6 +17,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -30,6 +31,14 @@ type Config struct {
 	URL string
 	// AdminToken creates the run's tenant and API key.
 	AdminToken string
+	// MetricsURL is where the server answers its Prometheus metrics: its
+	// metrics listener (serve --metrics-addr), e.g.
+	// http://127.0.0.1:9464/metrics. Default: URL + "/metrics", which the
+	// API serves only with a metrics token.
+	MetricsURL string
+	// MetricsToken is the bearer token MetricsURL asks for, if any
+	// (serve --metrics-token).
+	MetricsToken string
 	// Duration is how long writers and readers run.
 	Duration time.Duration
 	// Writers and Readers are the concurrent clients of each kind.
@@ -110,7 +119,11 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Logf == nil {
 		cfg.Logf = func(string, ...any) {}
 	}
+	if cfg.MetricsURL == "" {
+		cfg.MetricsURL = strings.TrimSuffix(cfg.URL, "/") + "/metrics"
+	}
 	cl := newClient(cfg.URL, cfg.AdminToken, cfg.Writers+cfg.Readers+cfg.CheckClients+2)
+	cl.metricsURL, cl.metricsToken = cfg.MetricsURL, cfg.MetricsToken
 	defer cl.close()
 	tenant := fmt.Sprintf("soak-%d", time.Now().UnixNano())
 	period, err := cl.setup(ctx, tenant)

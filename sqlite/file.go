@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -45,6 +46,9 @@ var (
 
 // openFile opens or creates the database file at path with its schema.
 func openFile(ctx context.Context, path string, busyTimeout time.Duration, readConns int, sc schema) (f *file, err error) {
+	if err := createPrivate(path); err != nil {
+		return nil, err
+	}
 	busy := strconv.FormatInt(busyTimeout.Milliseconds(), 10)
 	f = &file{path: path, lazy: sc.lazy}
 	sync := syncLevel(!sc.lazy)
@@ -88,6 +92,10 @@ func openFile(ctx context.Context, path string, busyTimeout time.Duration, readC
 	f.reader.SetMaxIdleConns(readConns)
 	if err := f.reader.PingContext(ctx); err != nil {
 		return f, mapErr(err)
+	}
+	// The -wal and -shm files exist now.
+	if err := checkPrivate(path+"-wal", path+"-shm"); err != nil {
+		return f, fmt.Errorf("database file mode: %w", err)
 	}
 	if f.whot, err = prepare(ctx, f.writer, sc.whot...); err != nil {
 		return f, mapErr(err)

@@ -260,7 +260,7 @@ type instance struct {
 func startInstance(t *testing.T, bin, dsn, keyFile, dataDir string) *instance {
 	t.Helper()
 	cmd := exec.Command(bin, "serve", "--database-url", dsn, "--master-key-file", keyFile, "--data", dataDir,
-		"--addr", "127.0.0.1:0", "--sweep-interval", "0")
+		"--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--sweep-interval", "0")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "LETHE_ADMIN_TOKEN=" + instAdmin}
 	pipe, err := cmd.StderrPipe()
 	if err != nil {

@@ -41,14 +41,16 @@ func (s *syncBuffer) String() string {
 var addrLine = regexp.MustCompile(`msg="lethe serving" addr=(\S+)`)
 
 // startServe runs "lethe serve" with args until the test ends; it returns
-// the address it listens on.
+// the address it listens on. Its metrics listener takes a free port unless
+// args say otherwise: tests never take the default port 9464.
 func startServe(t *testing.T, env map[string]string, args ...string) (addr string, stderr *syncBuffer, stop func() error) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	stderr = &syncBuffer{}
 	done := make(chan error, 1)
+	args = append([]string{"serve", "--metrics-addr", "127.0.0.1:0"}, args...) // a later --metrics-addr wins
 	go func() {
-		done <- run(ctx, append([]string{"serve"}, args...), &syncBuffer{}, stderr, func(k string) string { return env[k] })
+		done <- run(ctx, args, &syncBuffer{}, stderr, func(k string) string { return env[k] })
 	}()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {

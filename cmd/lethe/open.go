@@ -120,16 +120,9 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 			return nil, fmt.Errorf("%w: %s holds master key %s, but the data in %s was created with %s; nothing was changed", keyring.ErrWrongMasterKey, f.keyPath(), kek.ID(), f.dir, id)
 		}
 	} else {
-		if err := os.MkdirAll(f.dir, 0o700); err != nil {
+		if err := makeDataDir(f.dir); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
-		// SQLite gives its -wal and -shm files the database file's mode:
-		// create it owner-only before SQLite does.
-		db, err := os.OpenFile(f.dbPath(), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
-		if err != nil {
-			return nil, fmt.Errorf("create database file: %w", err)
-		}
-		db.Close()
 		var created bool
 		kek, created, err = keyring.LoadOrCreateKeyFile(f.keyPath())
 		if err != nil {
@@ -138,6 +131,10 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 		if created {
 			log.Info("created master key file; back it up: without it the data cannot be read", "path", f.keyPath())
 		}
+	}
+	// After the key checks, which change nothing when they fail.
+	if err := tightenData(log, f.dir, f.dbPath()); err != nil {
+		return nil, err
 	}
 	st, err := sqlite.Open(ctx, f.dbPath(), sqlite.Options{})
 	if err != nil {
@@ -199,7 +196,7 @@ func (f *dataFlags) postgresKey(ctx context.Context, st lethe.Store, create bool
 		if !create {
 			return nil, withKind(lethe.ErrNotFound, "no Lethe data in database %s (start \"lethe serve --database-url ...\" first)", where)
 		}
-		if err := os.MkdirAll(filepath.Dir(f.keyPath()), 0o700); err != nil {
+		if err := makeDataDir(filepath.Dir(f.keyPath())); err != nil {
 			return nil, fmt.Errorf("%w: create key folder: %v", errKey, err)
 		}
 		// Instances started at once with one shared key file agree on one

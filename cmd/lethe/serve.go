@@ -21,6 +21,7 @@ func serveCmd(env envFunc) *cobra.Command {
 		interval time.Duration
 		maxBody  int64
 		ckpt     time.Duration
+		mf       metricsFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -40,15 +41,26 @@ file stays local (--master-key-file, default DATA/master.key) and every
 instance needs a copy; it is created only for a database that holds no
 Lethe data yet. The URL's password is never printed.
 
+Prometheus metrics are served at /metrics on a listener of their own,
+--metrics-addr (default 127.0.0.1:9464, loopback; "off" for none), not on
+the API port; with --metrics-token (or LETHE_METRICS_TOKEN) the API port
+serves them too, to the bearer of that token. /healthz, /readyz and
+/v1/openapi.json are public.
+
+Every file serve creates is mode 0600 and the data folder 0700, whatever
+the umask; a data folder or database files that other users may read are
+made owner-only at the start, with one warning naming them.
+
 A wrong or missing master key stops the start before anything is written
 and before the port is opened.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return serve(cmd.Context(), log, cmd, &df, addr, interval, ckpt, maxBody, env("LETHE_ADMIN_TOKEN"))
+			return serve(cmd.Context(), log, cmd, &df, &mf, addr, interval, ckpt, maxBody, env("LETHE_ADMIN_TOKEN"))
 		},
 	}
 	df.register(cmd, env)
+	mf.register(cmd, env)
 	cmd.Flags().StringVar(&addr, "addr", env.or("LETHE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT [$LETHE_ADDR]")
 	cmd.Flags().Var(intervalVar(&interval, time.Minute), "sweep-interval", "how often the sweeper runs: 30s, 1m, 1h30m, 1d (0 turns the schedule off)")
 	cmd.Flags().Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes")
@@ -56,12 +68,16 @@ and before the port is opened.`,
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, addr string, interval, ckpt time.Duration, maxBody int64, adminToken string) error {
+func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, addr string, interval, ckpt time.Duration, maxBody int64, adminToken string) error {
 	if interval < 0 {
 		return fmt.Errorf("%w: --sweep-interval must not be negative", errUsage)
 	}
 	if ckpt < 0 {
 		return fmt.Errorf("%w: --audit-checkpoint-interval must not be negative", errUsage)
+	}
+	metricsToken, err := mf.apiToken()
+	if err != nil {
+		return err
 	}
 	o, err := df.open(ctx, true, log)
 	if err != nil {
@@ -76,11 +92,17 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	if tok != "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "\nAdmin token (shown once; set LETHE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", tok)
 	}
-	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody})
+	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, MetricsToken: metricsToken})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
+	mln, err := listenMetrics(log, mf.addr, api.MetricsHandler())
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	defer mln.shutdown()
 	srv := &http.Server{
 		Handler:           api,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -109,7 +131,8 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 			log.Info("sweep", "deleted", res.Deleted, "anonymized", res.Anonymized, "took", res.Finished.Sub(res.Started))
 		}
 	})
-	log.Info("lethe serving", "addr", ln.Addr().String(), "data", df.where(), "sweep_interval", interval)
+	log.Info("lethe serving", "addr", ln.Addr().String(), "metrics_addr", mln.addr(), "data", df.where(), "sweep_interval", interval)
+	mln.serve(log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

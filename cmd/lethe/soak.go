@@ -24,14 +24,15 @@ import (
 
 // soakFlags are the settings of one "lethe soak".
 type soakFlags struct {
-	url, adminToken, data string
-	duration, interval    time.Duration
-	maxLag                time.Duration
-	writers, readers      int
-	rate                  int
-	expiring              float64
-	maxWAL                int64
-	asJSON, verbose       bool
+	url, adminToken, data    string
+	metricsURL, metricsToken string
+	duration, interval       time.Duration
+	maxLag                   time.Duration
+	writers, readers         int
+	rate                     int
+	expiring                 float64
+	maxWAL                   int64
+	asJSON, verbose          bool
 }
 
 func soakCmd(env envFunc) *cobra.Command {
@@ -71,6 +72,8 @@ WAL grew beyond --max-wal.`,
 	f.Float64Var(&sf.expiring, "expiring", 0.5, "share of records that fall due during the run")
 	f.StringVar(&sf.url, "url", "", "soak the server at this base URL instead of starting one")
 	f.StringVar(&sf.adminToken, "admin-token", env("LETHE_ADMIN_TOKEN"), "admin token of the --url server [$LETHE_ADMIN_TOKEN]")
+	f.StringVar(&sf.metricsURL, "metrics-url", "", "the --url server's metrics (default http://127.0.0.1:9464/metrics; URL/metrics with --metrics-token)")
+	f.StringVar(&sf.metricsToken, "metrics-token", env("LETHE_METRICS_TOKEN"), "metrics token of the --url server, if its metrics are read from the API [$LETHE_METRICS_TOKEN]")
 	f.StringVar(&sf.data, "data", "", "data folder: of the server started here (default: a temporary one, removed afterwards), or of the --url server for the WAL figure")
 	f.DurationVar(&sf.interval, "sweep-interval", time.Second, "sweep interval of the server started here")
 	f.DurationVar(&sf.maxLag, "max-lag", 5*time.Second, "largest acceptable sweep lag p99")
@@ -94,8 +97,12 @@ func runSoak(ctx context.Context, stdout, stderr io.Writer, env envFunc, sf soak
 	case sf.url != "" && sf.adminToken == "":
 		return fmt.Errorf("%w: --url needs the server's admin token (--admin-token or $LETHE_ADMIN_TOKEN)", errUsage)
 	}
+	if sf.url != "" && sf.metricsURL == "" && sf.metricsToken == "" {
+		sf.metricsURL = "http://" + defaultMetricsAddr + "/metrics"
+	}
 	cfg := soak.Config{
 		URL: sf.url, AdminToken: sf.adminToken, Duration: sf.duration,
+		MetricsURL: sf.metricsURL, MetricsToken: sf.metricsToken,
 		Writers: sf.writers, Readers: sf.readers, Rate: sf.rate, ExpiringShare: sf.expiring,
 	}
 	if sf.verbose {
@@ -110,6 +117,7 @@ func runSoak(ctx context.Context, stdout, stderr io.Writer, env envFunc, sf soak
 		}
 		defer srv.stop()
 		cfg.URL, cfg.AdminToken = srv.url, srv.token
+		cfg.MetricsURL, cfg.MetricsToken = srv.metricsURL, ""
 		sf.data = srv.dir
 	}
 	if sf.data != "" {
@@ -185,6 +193,7 @@ func printSoak(w io.Writer, r *soak.Result, logErrors int) error {
 // soakServer is "lethe serve" running in this process for a soak.
 type soakServer struct {
 	url, token, dir string
+	metricsURL      string
 	log             *soakLog
 	cancel          context.CancelFunc
 	done            chan error
@@ -193,7 +202,7 @@ type soakServer struct {
 	err             error
 }
 
-var soakAddrLine = regexp.MustCompile(`msg="lethe serving" addr=(\S+)`)
+var soakAddrLine = regexp.MustCompile(`msg="lethe serving" addr=(\S+) metrics_addr=(\S+)`)
 
 // startSoakServer runs "lethe serve" on 127.0.0.1 with a free port and a
 // fresh admin token, over sf.data or a temporary folder, and waits until
@@ -224,12 +233,13 @@ func startSoakServer(ctx context.Context, env envFunc, sf soakFlags, stderr io.W
 	}
 	sctx, cancel := context.WithCancel(ctx)
 	s.cancel = cancel
-	args := []string{"serve", "--data", s.dir, "--addr", "127.0.0.1:0", "--sweep-interval", sf.interval.String()}
+	args := []string{"serve", "--data", s.dir, "--addr", "127.0.0.1:0", "--metrics-addr", "127.0.0.1:0", "--sweep-interval", sf.interval.String()}
 	go func() { s.done <- run(sctx, args, io.Discard, s.log, serveEnv) }()
 	deadline := time.After(30 * time.Second)
 	for {
 		if m := soakAddrLine.FindSubmatch(s.log.bytes()); m != nil {
 			s.url = "http://" + string(m[1])
+			s.metricsURL = "http://" + string(m[2]) + "/metrics"
 			return s, nil
 		}
 		select {
