@@ -59,10 +59,7 @@ func (p Principal) MayAny(tenant string, roles ...lethe.Role) error {
 			return nil
 		}
 	}
-	names := make([]string, len(roles))
-	for i, r := range roles {
-		names[i] = string(r)
-	}
+	names := roleStrings(roles)
 	if len(names) == 1 {
 		return fmt.Errorf("%w: this needs the %s role", lethe.ErrForbidden, names[0])
 	}
