@@ -1,6 +1,11 @@
 package lethe
 
-import "time"
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+)
 
 // KeyPurpose says what a tenant key is for. Each purpose has its own key so
 // that a leak of one (say, the blind-index key) does not open the others.
@@ -33,4 +38,74 @@ type APIKey struct {
 	Hash      []byte
 	CreatedAt time.Time
 	Revoked   bool
+	// Roles is what the key may do in its tenant (see Role).
+	Roles []Role
+}
+
+// Role is one kind of work a caller may do. Roles are split so that who
+// administers Lethe is not thereby who reads the data (as Vault and
+// Piiano separate them): an admin key manages tenants, keys and settings
+// but reads no PII unless it also holds RoleReader.
+type Role string
+
+const (
+	// RoleAdmin manages tenants, keys, settings and sweeps; no PII.
+	RoleAdmin Role = "admin"
+	// RoleReader reads records and subjects: decrypted PII, each read
+	// in the manager log.
+	RoleReader Role = "reader"
+	// RoleWriter creates, changes and deletes records.
+	RoleWriter Role = "writer"
+	// RoleRequests submits and follows data-subject and data-origin
+	// requests and downloads their exports and receipts.
+	RoleRequests Role = "requests"
+	// RoleAuditor reads the audit logs, and nothing else.
+	RoleAuditor Role = "auditor"
+)
+
+// AllRoles lists every role, in the order listings show them.
+func AllRoles() []Role {
+	return []Role{RoleAdmin, RoleReader, RoleWriter, RoleRequests, RoleAuditor}
+}
+
+// DefaultKeyRoles are the roles of a key created without a role list: what
+// every tenant key could do before roles existed, minus the settings and
+// log routes, which now belong to admin and auditor keys.
+func DefaultKeyRoles() []Role {
+	return []Role{RoleReader, RoleWriter, RoleRequests}
+}
+
+// ParseRoles checks a role list and returns it in the order of AllRoles,
+// each role once. An empty list is refused: a key that may do nothing is a
+// mistake, not a choice.
+func ParseRoles(names []string) ([]Role, error) {
+	if len(names) == 0 {
+		return nil, &FieldError{Field: "roles", Reason: "name at least one role (" + roleNames() + ")"}
+	}
+	seen := map[Role]bool{}
+	for i, n := range names {
+		r := Role(strings.TrimSpace(n))
+		if !slices.Contains(AllRoles(), r) {
+			return nil, &FieldError{Field: fmt.Sprintf("roles[%d]", i), Reason: fmt.Sprintf("unknown role %q; want one of %s", n, roleNames())}
+		}
+		seen[r] = true
+	}
+	var out []Role
+	for _, r := range AllRoles() {
+		if seen[r] {
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func roleNames() string {
+	var b strings.Builder
+	for i, r := range AllRoles() {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(string(r))
+	}
+	return b.String()
 }

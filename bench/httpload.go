@@ -30,7 +30,7 @@ type httpTarget struct {
 // startHTTP serves the API on 127.0.0.1 with a fresh API key of
 // ChatTenant, as "lethe serve" would.
 func startHTTP(ctx context.Context, env *Env) (*httpTarget, error) {
-	token, err := env.Engine.CreateAPIKey(ctx, "bench", ChatTenant)
+	token, err := env.Engine.CreateAPIKey(ctx, "bench", ChatTenant, nil)
 	if err != nil {
 		return nil, fmt.Errorf("bench: api key: %w", err)
 	}

@@ -149,7 +149,7 @@ func TestAudit_ReadOfDecryptedPIIIsLoggedWithCallerSealed(t *testing.T) {
 func TestAudit_EachEventKindAppearsWithItsFields(t *testing.T) {
 	e := audNewEnv(t, engine.Config{})
 	ctx := e.ctx
-	if _, err := e.eng.CreateAPIKey(ctx, "admin", "shop"); err != nil {
+	if _, err := e.eng.CreateAPIKey(ctx, "admin", "shop", nil); err != nil {
 		t.Fatal(err)
 	}
 	if err := e.eng.LogAuth(ctx, engine.AuthAttempt{OK: true, Actor: "key:k1", Tenant: "shop", IP: "192.0.2.1", Route: "GET /x"}); err != nil {

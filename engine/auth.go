@@ -8,23 +8,91 @@ import (
 	"encoding/base32"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
 
-// Principal is an authenticated caller: the admin, or one tenant's API key.
+// Principal is an authenticated caller: the admin token, or one tenant's
+// API key, with the roles it holds.
 type Principal struct {
+	// Admin is set for the admin token: it reaches every tenant and the
+	// routes outside any tenant (creating tenants, sweeps).
 	Admin  bool
 	Tenant string // set for tenant keys
+	Roles  []lethe.Role
 	Name   string // for audit entries: "admin" or "key:<prefix>"
 }
 
-// CanReach reports whether the principal may act on the tenant. There is no
-// fallback: a tenant key reaches its own tenant and nothing else.
+// CanReach reports whether the principal may act on the tenant at all,
+// whatever its roles. There is no fallback: a tenant key reaches its own
+// tenant and nothing else; "" (outside any tenant) only the admin reaches.
 func (p Principal) CanReach(tenant string) bool {
 	return p.Admin || (p.Tenant != "" && p.Tenant == tenant)
+}
+
+// Has reports whether the principal holds the role.
+func (p Principal) Has(role lethe.Role) bool {
+	return slices.Contains(p.Roles, role)
+}
+
+// May says whether the principal may act in the role on the tenant ("" for
+// the routes outside any tenant): nil, or an error matching
+// lethe.ErrForbidden that says what is missing.
+func (p Principal) May(role lethe.Role, tenant string) error {
+	return p.MayAny(tenant, role)
+}
+
+// MayAny is May for work that any of several roles may do, such as
+// reading a tenant's schema.
+func (p Principal) MayAny(tenant string, roles ...lethe.Role) error {
+	if !p.CanReach(tenant) {
+		if tenant == "" {
+			return fmt.Errorf("%w: this needs the admin token", lethe.ErrForbidden)
+		}
+		return fmt.Errorf("%w: this key does not reach tenant %q", lethe.ErrForbidden, tenant)
+	}
+	for _, r := range roles {
+		if p.Has(r) {
+			return nil
+		}
+	}
+	names := roleStrings(roles)
+	if len(names) == 1 {
+		return fmt.Errorf("%w: this needs the %s role", lethe.ErrForbidden, names[0])
+	}
+	return fmt.Errorf("%w: this needs one of the roles %s", lethe.ErrForbidden, strings.Join(names, ", "))
+}
+
+// MayGrant says whether the principal may create a key with these roles.
+// A tenant key (one holding admin) grants only roles it holds itself, so
+// that a key cannot mint a stronger one. The admin token grants any role:
+// giving out keys is its job, and every key it makes is in the tenant's
+// security log with its roles.
+func (p Principal) MayGrant(roles []lethe.Role) error {
+	if p.Admin {
+		return nil
+	}
+	for _, r := range roles {
+		if !p.Has(r) {
+			return fmt.Errorf("%w: a key may grant only roles it holds; this one lacks %s", lethe.ErrForbidden, r)
+		}
+	}
+	return nil
+}
+
+// AdminPrincipal is the admin token. It holds the admin role alone: it
+// manages tenants and keys but reads no PII and no logs. As a superuser
+// (lethe serve --admin-superuser, an explicit operator's choice) it holds
+// every role, as the admin token did before roles existed.
+func AdminPrincipal(superuser bool) Principal {
+	roles := []lethe.Role{lethe.RoleAdmin}
+	if superuser {
+		roles = lethe.AllRoles()
+	}
+	return Principal{Admin: true, Roles: roles, Name: "admin"}
 }
 
 const (
@@ -63,17 +131,27 @@ func (e *Engine) EnsureAdminToken(ctx context.Context, given string) (generated 
 	return tok, nil
 }
 
-// CreateAPIKey makes a new API key for the tenant and returns it; only its
-// hash is stored, so this is the one time it can be read.
-func (e *Engine) CreateAPIKey(ctx context.Context, actor, tenant string) (string, error) {
+// CreateAPIKey makes a new API key for the tenant with the roles named
+// (nil: lethe.DefaultKeyRoles) and returns it; only its hash is stored, so
+// this is the one time it can be read. Who may grant which roles is the
+// caller's check (Principal.MayGrant); the CLI, an operator on the data
+// folder, grants any.
+func (e *Engine) CreateAPIKey(ctx context.Context, actor, tenant string, roles []string) (string, error) {
+	granted := lethe.DefaultKeyRoles()
+	if roles != nil {
+		var err error
+		if granted, err = lethe.ParseRoles(roles); err != nil {
+			return "", err
+		}
+	}
 	if _, err := e.tenant(ctx, tenant); err != nil {
 		return "", err
 	}
 	prefix := randomText(keyPrefixLen)
 	secret := randomText(32)
 	h := sha256.Sum256([]byte(secret))
-	k := &lethe.APIKey{Prefix: prefix, Tenant: tenant, Hash: h[:], CreatedAt: e.now().UTC()}
-	if err := e.audit(ctx, tenant, lethe.LogSecurity, actor, "apikey.create", map[string]any{"prefix": prefix}); err != nil {
+	k := &lethe.APIKey{Prefix: prefix, Tenant: tenant, Hash: h[:], CreatedAt: e.now().UTC(), Roles: granted}
+	if err := e.audit(ctx, tenant, lethe.LogSecurity, actor, "apikey.create", map[string]any{"prefix": prefix, "roles": roleStrings(granted)}); err != nil {
 		return "", err
 	}
 	if err := e.store.CreateAPIKey(ctx, k); err != nil {
@@ -87,6 +165,7 @@ type KeyInfo struct {
 	Prefix    string
 	CreatedAt time.Time
 	Revoked   bool
+	Roles     []lethe.Role
 }
 
 // APIKeys lists a tenant's API keys (never their secrets or hashes).
@@ -100,7 +179,7 @@ func (e *Engine) APIKeys(ctx context.Context, tenant string) ([]KeyInfo, error) 
 	}
 	out := make([]KeyInfo, len(ks))
 	for i, k := range ks {
-		out[i] = KeyInfo{Prefix: k.Prefix, CreatedAt: k.CreatedAt, Revoked: k.Revoked}
+		out[i] = KeyInfo{Prefix: k.Prefix, CreatedAt: k.CreatedAt, Revoked: k.Revoked, Roles: k.Roles}
 	}
 	return out, nil
 }
@@ -126,7 +205,9 @@ func (e *Engine) RevokeAPIKey(ctx context.Context, actor, tenant, prefix string)
 var dummyHash = sha256.Sum256([]byte("lethe: no such key"))
 
 // Authenticate resolves a bearer token. Comparisons are constant-time; an
-// unknown key takes the same path as a wrong one.
+// unknown key takes the same path as a wrong one. The admin token comes
+// back as AdminPrincipal(false): the admin role alone; a server started
+// as superuser widens it (AdminPrincipal(true)).
 func (e *Engine) Authenticate(ctx context.Context, token string) (Principal, error) {
 	if strings.HasPrefix(token, "lk_") {
 		rest := token[3:]
@@ -146,7 +227,7 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (Principal, err
 		if subtle.ConstantTimeCompare(h[:], want) != 1 || key == nil || key.Revoked {
 			return Principal{}, lethe.ErrUnauthorized
 		}
-		return Principal{Tenant: key.Tenant, Name: "key:" + key.Prefix}, nil
+		return Principal{Tenant: key.Tenant, Roles: key.Roles, Name: "key:" + key.Prefix}, nil
 	}
 	want, err := e.store.Meta(ctx, metaAdminToken)
 	if err != nil && !errors.Is(err, lethe.ErrNotFound) {
@@ -156,7 +237,30 @@ func (e *Engine) Authenticate(ctx context.Context, token string) (Principal, err
 	if token == "" || len(want) != sha256.Size || subtle.ConstantTimeCompare(h[:], want) != 1 {
 		return Principal{}, lethe.ErrUnauthorized
 	}
-	return Principal{Admin: true, Name: "admin"}, nil
+	return AdminPrincipal(false), nil
+}
+
+// LogForbidden records in the security log that an authenticated caller
+// was refused: a missing role or a tenant it does not reach. It goes to
+// the log of the caller's own tenant (the system log for the admin token),
+// where that tenant's auditors look for what its keys tried; it is never
+// written into the log of a tenant the caller does not reach. Flushed, as
+// failures are: refusals are rare and what an investigation looks for.
+func (e *Engine) LogForbidden(ctx context.Context, p Principal, a AuthAttempt, refused error) error {
+	tenant := p.Tenant
+	if tenant == "" {
+		tenant = lethe.SystemTenant
+	}
+	data := map[string]any{"ip": a.IP, "route": a.Route, "tenant": a.Tenant, "reason": strings.TrimPrefix(refused.Error(), lethe.ErrForbidden.Error()+": ")}
+	return e.appendEntry(ctx, tenant, lethe.LogSecurity, p.Name, "auth.forbidden", data, nil)
+}
+
+func roleStrings(rs []lethe.Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
 }
 
 // randomText returns n lower-case base32 characters from crypto/rand

@@ -38,6 +38,20 @@ const (
 
 func newServer(t *testing.T) *testServer {
 	t.Helper()
+	return newServerWith(t, httpapi.Config{})
+}
+
+// newSuperuserServer is a server started with --admin-superuser: the
+// admin token holds every role.
+func newSuperuserServer(t *testing.T) *testServer {
+	t.Helper()
+	return newServerWith(t, httpapi.Config{AdminSuperuser: true})
+}
+
+// newServerWith is newServer with cfg's options (its engine and body
+// limit are set here).
+func newServerWith(t *testing.T, cfg httpapi.Config) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	kek, _, err := keyring.LoadOrCreateKeyFile(filepath.Join(dir, "master.key"))
@@ -58,7 +72,11 @@ func newServer(t *testing.T) *testServer {
 	if _, err := eng.EnsureAdminToken(ctx, adminToken); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(httpapi.Config{Engine: eng, MaxBody: 1 << 20, MetricsToken: metricsToken})))
+	if cfg.MetricsToken == "" {
+		cfg.MetricsToken = metricsToken
+	}
+	cfg.Engine, cfg.MaxBody = eng, 1<<20
+	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(cfg)))
 	t.Cleanup(func() {
 		srv.Close()
 		eng.Close()
@@ -129,7 +147,27 @@ func (ts *testServer) must(want int, r response) response {
 	return r
 }
 
-// tenant creates a tenant with packs and returns an API key for it.
+// allRoles are every role a key may hold.
+var allRoles = []string{"admin", "reader", "writer", "requests", "auditor"}
+
+// key makes an API key of the tenant with the roles named (none: the
+// default roles) and returns it.
+func (ts *testServer) key(tenant string, roles ...string) string {
+	ts.t.Helper()
+	var body any
+	if len(roles) > 0 {
+		body = map[string]any{"roles": roles}
+	}
+	r := ts.must(201, ts.do(ts.admin, "POST", "/v1/tenants/"+tenant+"/keys", body))
+	key, _ := r.json(ts.t)["key"].(string)
+	if key == "" {
+		ts.t.Fatalf("no key in %s", r.body)
+	}
+	return key
+}
+
+// tenant creates a tenant with packs and returns an API key for it with
+// the default roles (reader, writer, requests).
 func (ts *testServer) tenant(id string, packs ...string) string {
 	ts.t.Helper()
 	ts.must(201, ts.do(ts.admin, "POST", "/v1/tenants", map[string]any{"id": id, "packs": packs}))
@@ -231,25 +269,26 @@ func TestAPI_Collections(t *testing.T) {
 func TestAPI_Settings(t *testing.T) {
 	ts := newServer(t)
 	key := ts.tenant("bot", "chatbot")
+	adm := ts.key("bot", "admin") // settings are the admin's
 	path := "/v1/tenants/bot/settings/live_chat_messages"
-	r := ts.must(200, ts.do(key, "GET", path, nil))
+	r := ts.must(200, ts.do(adm, "GET", path, nil))
 	if p := r.json(t)["periods"].(map[string]any); p["delete"] != "7d" {
 		t.Fatalf("default period: %s", r.body)
 	}
-	r = ts.must(422, ts.do(key, "PUT", path, map[string]any{"periods": map[string]any{"delete": "45d"}}))
+	r = ts.must(422, ts.do(adm, "PUT", path, map[string]any{"periods": map[string]any{"delete": "45d"}}))
 	if !strings.Contains(string(r.body), "30d") || r.header.Get("Content-Type") != "application/problem+json" {
 		t.Fatalf("refusal should name the allowed options as problem+json: %s", r.body)
 	}
-	ts.must(422, ts.do(key, "PUT", path, map[string]any{"periods": map[string]any{"delete": "7x"}}))
-	ts.must(422, ts.do(key, "PUT", path, map[string]any{"periods": map[string]any{"nope": "7d"}}))
-	r = ts.must(200, ts.do(key, "PUT", path, map[string]any{"periods": map[string]any{"delete": "30d"}}))
+	ts.must(422, ts.do(adm, "PUT", path, map[string]any{"periods": map[string]any{"delete": "7x"}}))
+	ts.must(422, ts.do(adm, "PUT", path, map[string]any{"periods": map[string]any{"nope": "7d"}}))
+	r = ts.must(200, ts.do(adm, "PUT", path, map[string]any{"periods": map[string]any{"delete": "30d"}}))
 	if p := r.json(t)["periods"].(map[string]any); p["delete"] != "30d" {
 		t.Fatalf("chosen period: %s", r.body)
 	}
 	// A required collection cannot be switched off; an optional one can,
 	// and then refuses writes.
-	ts.must(422, ts.do(key, "PUT", "/v1/tenants/bot/settings/runtime_log", map[string]any{"enabled": false}))
-	ts.must(200, ts.do(key, "PUT", "/v1/tenants/bot/settings/marketing_consents", map[string]any{"enabled": false}))
+	ts.must(422, ts.do(adm, "PUT", "/v1/tenants/bot/settings/runtime_log", map[string]any{"enabled": false}))
+	ts.must(200, ts.do(adm, "PUT", "/v1/tenants/bot/settings/marketing_consents", map[string]any{"enabled": false}))
 	r = ts.must(409, ts.do(key, "POST", "/v1/tenants/bot/collections/marketing_consents/records",
 		map[string]any{"fields": map[string]any{"email": "a@example.com"}}))
 	if !strings.Contains(string(r.body), "switched") {

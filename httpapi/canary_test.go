@@ -229,7 +229,7 @@ func TestCanary_ErasedPIILeavesNoTraceOnDiskOrInLogs(t *testing.T) {
 	}
 	for _, c := range cols {
 		if c.Switchable {
-			ts.must(200, ts.do(key, "PUT", "/v1/tenants/"+tenant+"/settings/"+c.Name, map[string]any{"enabled": true}))
+			ts.must(200, ts.do(ts.admin, "PUT", "/v1/tenants/"+tenant+"/settings/"+c.Name, map[string]any{"enabled": true}))
 			for ts.eng.ReplanStatus(tenant, c.Name).Running {
 				time.Sleep(time.Millisecond)
 			}

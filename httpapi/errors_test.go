@@ -26,8 +26,8 @@ func TestErrors_NameThePathInJSONWords(t *testing.T) {
 		{"string wanted", ts.admin, "POST", "/v1/tenants", `{"id": 5, "packs": ["chatbot"]}`, "id", "want a string, got a number"},
 		{"list wanted", ts.admin, "POST", "/v1/tenants", `{"id": "x", "packs": "chatbot"}`, "packs", "want a list, got a string"},
 		{"list item", ts.admin, "POST", "/v1/tenants", `{"id": "x", "packs": ["chatbot", 1]}`, "packs[1]", "want a string, got a number"},
-		{"map value", key, "PUT", settings, `{"periods": {"delete": 5}}`, "periods.delete", "want a string, got a number"},
-		{"boolean", key, "PUT", settings, `{"enabled": "yes"}`, "enabled", "want true or false, got a string"},
+		{"map value", ts.admin, "PUT", settings, `{"periods": {"delete": 5}}`, "periods.delete", "want a string, got a number"},
+		{"boolean", ts.admin, "PUT", settings, `{"enabled": "yes"}`, "enabled", "want true or false, got a string"},
 		{"object wanted", key, "POST", recs, `{"fields": []}`, "fields", "want an object, got a list"},
 		{"batch not a list", key, "POST", recs, `{"records": {}}`, "records", "want a list, got an object"},
 		{"batch item", key, "POST", recs, `{"records": [{"id": "a"}, {"id": 5}]}`, "records[1].id", "want a string, got a number"},
@@ -64,7 +64,7 @@ func TestErrors_BodyMustBeAnObject(t *testing.T) {
 			{ts.admin, "POST", "/v1/tenants"},
 			{key, "POST", "/v1/tenants/shop/collections/orders/records"},
 			{key, "PATCH", "/v1/tenants/shop/collections/orders/records/x"},
-			{key, "PUT", "/v1/tenants/shop/settings/orders"},
+			{ts.admin, "PUT", "/v1/tenants/shop/settings/orders"},
 			{key, "POST", "/v1/tenants/shop/requests"},
 		} {
 			r := ts.do(c.token, c.method, c.path, body)
@@ -74,7 +74,7 @@ func TestErrors_BodyMustBeAnObject(t *testing.T) {
 		}
 	}
 	// null settings would have reset every choice; they are unchanged.
-	r := ts.must(200, ts.do(key, "GET", "/v1/tenants/shop/settings/orders", nil))
+	r := ts.must(200, ts.do(ts.admin, "GET", "/v1/tenants/shop/settings/orders", nil))
 	if _, ok := r.json(t)["updated_at"]; ok {
 		t.Errorf("settings were written: %s", r.body)
 	}

@@ -89,8 +89,8 @@ func TestIdempotency_RetryGetsTheFirstAnswerAndRunsOnce(t *testing.T) {
 			t.Fatalf("reuse: %s", r.body)
 		}
 	}
-	// Another principal's key space is its own: the admin's k-1 runs.
-	ts.must(201, ts.post(ts.admin, ordersPath, "k-1", body))
+	// Another principal's key space is its own: a second key's k-1 runs.
+	ts.must(201, ts.post(ts.key("shop", "writer"), ordersPath, "k-1", body))
 	// Without a key, or with a new one, a request runs again.
 	ts.must(201, ts.post(key, ordersPath, "", body))
 	ts.must(201, ts.post(key, ordersPath, "k-2", body))
@@ -168,22 +168,23 @@ func TestIdempotency_ConcurrentDuplicatesRunOnce(t *testing.T) {
 func TestIdempotency_RequestInProgressKeepsTheRetryOut(t *testing.T) {
 	ts := newServer(t)
 	ts.tenant("shop", "erp-marketplace")
+	writer := ts.key("shop", "writer")
 	body := `{"fields":{"name":"X"}}`
-	// A request of the admin that has begun and not answered yet.
+	// A request of the writer that has begun and not answered yet.
 	call, kept, err := ts.eng.BeginIdempotent(t.Context(), engine.IdempotentRequest{
-		Tenant: "shop", Principal: "admin", Key: "k", Method: "POST", Path: ordersPath, Body: []byte(body)})
+		Tenant: "shop", Principal: "key:" + strings.Split(writer, "_")[1], Key: "k", Method: "POST", Path: ordersPath, Body: []byte(body)})
 	if err != nil || call == nil || kept != nil {
 		t.Fatalf("BeginIdempotent: %v %v %v", call, kept, err)
 	}
-	r := ts.must(409, ts.post(ts.admin, ordersPath, "k", body))
+	r := ts.must(409, ts.post(writer, ordersPath, "k", body))
 	if !strings.Contains(string(r.body), "a request with this Idempotency-Key is in progress") {
 		t.Fatalf("in progress: %s", r.body)
 	}
 	// Another body is refused as such even while the first runs.
-	ts.must(422, ts.post(ts.admin, ordersPath, "k", `{"fields":{"name":"Y"}}`))
+	ts.must(422, ts.post(writer, ordersPath, "k", `{"fields":{"name":"Y"}}`))
 	// A request that outlives its lock (its server died) lets the retry run.
 	*ts.now = ts.now.Add(16 * time.Minute)
-	ts.must(201, ts.post(ts.admin, ordersPath, "k", body))
+	ts.must(201, ts.post(writer, ordersPath, "k", body))
 	if err := call.Finish(t.Context(), engine.Answer{Status: 201}); err == nil {
 		t.Fatal("the stale request kept its answer over the retry's")
 	}

@@ -1,6 +1,8 @@
 package httpapi_test
 
 import (
+	"fmt"
+	"slices"
 	"strings"
 	"testing"
 
@@ -62,5 +64,47 @@ func TestAPI_KeyRevocation(t *testing.T) {
 	}
 	if got := strings.Join(events, ","); got != "apikey.create,apikey.create,apikey.revoke,apikey.revoke" {
 		t.Fatalf("security log key events: %s", got)
+	}
+}
+
+// TestAPI_KeysCarryTheirRoles creates keys with and without a role list:
+// the listing shows what each holds, a bad list is refused naming the
+// entry, and a tenant's admin key cannot mint a key stronger than itself.
+func TestAPI_KeysCarryTheirRoles(t *testing.T) {
+	ts := newServer(t)
+	ts.tenant("a", "chatbot")
+	r := ts.must(201, ts.do(ts.admin, "POST", "/v1/tenants/a/keys", map[string]any{"roles": []string{"writer", "reader", "writer"}}))
+	if got := fmt.Sprint(r.json(t)["roles"]); got != "[reader writer]" {
+		t.Errorf("created roles %s, want [reader writer] (ordered, once each)", got)
+	}
+	for _, tc := range []struct {
+		name, body, field string
+	}{
+		{"unknown role", `{"roles": ["reader", "root"]}`, "roles[1]"},
+		{"empty list", `{"roles": []}`, "roles"},
+		{"not a list", `{"roles": "reader"}`, "roles"},
+		{"unknown field", `{"role": ["reader"]}`, "role"},
+	} {
+		r := ts.must(422, ts.do(ts.admin, "POST", "/v1/tenants/a/keys", tc.body))
+		if f := problemFields(t, r); f[tc.field] == "" {
+			t.Errorf("%s: errors %v, want one on %s", tc.name, f, tc.field)
+		}
+	}
+	adm := ts.key("a", "admin", "auditor")
+	ts.must(201, ts.do(adm, "POST", "/v1/tenants/a/keys", map[string]any{"roles": []string{"auditor"}}))
+	r = ts.must(403, ts.do(adm, "POST", "/v1/tenants/a/keys", map[string]any{"roles": []string{"reader"}}))
+	if !strings.Contains(string(r.body), "lacks reader") {
+		t.Errorf("escalation refusal does not name the role: %s", r.body)
+	}
+	ts.must(403, ts.do(adm, "POST", "/v1/tenants/a/keys", nil)) // the default roles include reader
+
+	var roles []string
+	for _, k := range ts.must(200, ts.do(adm, "GET", "/v1/tenants/a/keys", nil)).json(t)["keys"].([]any) {
+		roles = append(roles, fmt.Sprint(k.(map[string]any)["roles"]))
+	}
+	want := []string{"[admin auditor]", "[auditor]", "[reader writer requests]", "[reader writer]"}
+	slices.Sort(roles) // the test clock stands still: keys list by prefix
+	if fmt.Sprint(roles) != fmt.Sprint(want) {
+		t.Errorf("listed roles %v, want %v", roles, want)
 	}
 }

@@ -18,9 +18,9 @@ import (
 // following page, and absent on the last page.
 func listingRoutes() []route {
 	return []route{
-		{"GET", "/v1/tenants", adminOnly, (*Server).listTenants},
-		{"GET", "/v1/tenants/{tenant}/collections/{collection}/records", tenantPath, (*Server).listRecords},
-		{"GET", "/v1/tenants/{tenant}/requests", tenantPath, (*Server).listRequests},
+		{"GET", "/v1/tenants", admin, (*Server).listTenants},
+		{"GET", "/v1/tenants/{tenant}/collections/{collection}/records", reader, (*Server).listRecords},
+		{"GET", "/v1/tenants/{tenant}/requests", requests, (*Server).listRequests},
 	}
 }
 

@@ -17,7 +17,7 @@ import (
 // tenant routes; it waits for a store method that marks a key revoked.
 func logRoutes() []route {
 	return []route{
-		{"GET", "/v1/tenants/{tenant}/logs/{log}", tenantPath, (*Server).getLog},
+		{"GET", "/v1/tenants/{tenant}/logs/{log}", auditor, (*Server).getLog},
 	}
 }
 

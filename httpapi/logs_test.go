@@ -29,15 +29,16 @@ func (ts *testServer) logPage(token, path string) logPage {
 }
 
 func TestLogs_ReadsAndAuthenticationsAreLoggedAndQueryable(t *testing.T) {
-	ts := newServer(t)
+	ts := newSuperuserServer(t) // the system log is read with the admin token
 	key := ts.tenant("shop", "chatbot")
+	aud := ts.key("shop", "auditor")
 	r := ts.must(201, ts.do(key, "POST", "/v1/tenants/shop/collections/runtime_log/records",
 		map[string]any{"fields": map[string]any{"event": "x", "email": "api-canary@example.org"}}))
 	id, _ := r.json(t)["id"].(string)
 	ts.must(200, ts.do(key, "GET", "/v1/tenants/shop/collections/runtime_log/records/"+id, nil))
 	ts.must(401, ts.do("lk_aaaaaaaaaaaa_wrongsecret", "GET", "/v1/tenants/shop", nil))
 
-	m := ts.logPage(key, "/v1/tenants/shop/logs/manager?event=record.read")
+	m := ts.logPage(aud, "/v1/tenants/shop/logs/manager?event=record.read")
 	if len(m.Entries) != 1 {
 		t.Fatalf("manager log has %d record.read entries, want 1", len(m.Entries))
 	}
@@ -45,7 +46,7 @@ func TestLogs_ReadsAndAuthenticationsAreLoggedAndQueryable(t *testing.T) {
 	if sealed["ip"] != "127.0.0.1" || !strings.HasPrefix(m.Entries[0].Actor, "key:") {
 		t.Fatalf("read entry %+v: want the key as actor and the caller's address decrypted", m.Entries[0])
 	}
-	sec := ts.logPage(key, "/v1/tenants/shop/logs/security?event=auth.success")
+	sec := ts.logPage(aud, "/v1/tenants/shop/logs/security?event=auth.success")
 	if len(sec.Entries) < 2 || sec.Entries[0].Data["ip"] != "127.0.0.1" {
 		t.Fatalf("auth.success entries: %+v", sec.Entries)
 	}
@@ -54,7 +55,7 @@ func TestLogs_ReadsAndAuthenticationsAreLoggedAndQueryable(t *testing.T) {
 		t.Fatalf("auth.failure entries: %+v", fail.Entries)
 	}
 	// A tenant key does not reach the system logs.
-	ts.must(403, ts.do(key, "GET", "/v1/tenants/_system/logs/security", nil))
+	ts.must(403, ts.do(aud, "GET", "/v1/tenants/_system/logs/security", nil))
 }
 
 func TestLogs_PagesWithACursor(t *testing.T) {
@@ -63,6 +64,7 @@ func TestLogs_PagesWithACursor(t *testing.T) {
 	for range 4 {
 		ts.must(200, ts.do(key, "GET", "/v1/tenants/shop", nil))
 	}
+	key = ts.key("shop", "auditor")
 	var seqs []int64
 	path := "/v1/tenants/shop/logs/security?limit=2"
 	for range 10 {
@@ -87,7 +89,8 @@ func TestLogs_PagesWithACursor(t *testing.T) {
 
 func TestLogs_RejectsBadQueries(t *testing.T) {
 	ts := newServer(t)
-	key := ts.tenant("shop", "chatbot")
+	ts.tenant("shop", "chatbot")
+	key := ts.key("shop", "auditor")
 	for _, q := range []string{"/logs/nope", "/logs/manager?limit=1001", "/logs/manager?from=yesterday", "/logs/manager?after_seq=-3"} {
 		r := ts.do(key, "GET", "/v1/tenants/shop"+q, nil)
 		if r.status != 400 && r.status != 422 {

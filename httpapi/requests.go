@@ -14,12 +14,12 @@ import (
 // requestRoutes are the data-subject and data-origin request routes.
 func requestRoutes() []route {
 	return []route{
-		{"POST", "/v1/tenants/{tenant}/requests", tenantPath, (*Server).createRequest},
-		{"GET", "/v1/tenants/{tenant}/requests/{id}", tenantPath, (*Server).getRequest},
-		{"GET", "/v1/tenants/{tenant}/requests/{id}/items", tenantPath, (*Server).requestItems},
-		{"GET", "/v1/tenants/{tenant}/requests/{id}/receipt", tenantPath, (*Server).requestReceipt},
-		{"GET", "/v1/tenants/{tenant}/requests/{id}/export", tenantPath, (*Server).requestExport},
-		{"GET", "/v1/tenants/{tenant}/origins", tenantPath, (*Server).origins},
+		{"POST", "/v1/tenants/{tenant}/requests", requests, (*Server).createRequest},
+		{"GET", "/v1/tenants/{tenant}/requests/{id}", requests, (*Server).getRequest},
+		{"GET", "/v1/tenants/{tenant}/requests/{id}/items", requests, (*Server).requestItems},
+		{"GET", "/v1/tenants/{tenant}/requests/{id}/receipt", requests, (*Server).requestReceipt},
+		{"GET", "/v1/tenants/{tenant}/requests/{id}/export", requests, (*Server).requestExport},
+		{"GET", "/v1/tenants/{tenant}/origins", requests, (*Server).origins},
 	}
 }
 

@@ -37,7 +37,9 @@ func seedBoth(t *testing.T, ts *testServer) (keyA, keyB string) {
 
 func TestAPI_TenantIsolationOnEveryRoute(t *testing.T) {
 	ts := newServer(t)
-	keyA, _ := seedBoth(t, ts)
+	_, keyB := seedBoth(t, ts)
+	// Every role, so that each refusal below is for the tenant alone.
+	keyA := ts.key("a", allRoles...)
 	bodies := map[string]any{
 		"POST":  map[string]any{"fields": map[string]any{"name": "x"}},
 		"PUT":   map[string]any{"periods": map[string]any{}},
@@ -63,6 +65,8 @@ func TestAPI_TenantIsolationOnEveryRoute(t *testing.T) {
 		tested++
 		if r.status != 403 {
 			t.Errorf("%s %s with tenant a's key: status %d, want 403: %s", method, path, r.status, r.body)
+		} else if strings.Contains(pattern, "{tenant}") && !strings.Contains(string(r.body), `does not reach tenant \"b\"`) {
+			t.Errorf("%s %s: refused for another reason than the tenant: %s", method, path, r.body)
 		}
 		for _, c := range canaries {
 			if bytes.Contains(r.body, []byte(c)) {
@@ -74,7 +78,7 @@ func TestAPI_TenantIsolationOnEveryRoute(t *testing.T) {
 		t.Fatalf("only %d routes tested", tested)
 	}
 	// b's record is unchanged and a's key still works on a.
-	r := ts.must(200, ts.do(ts.admin, "GET", "/v1/tenants/b/collections/orders/records/o-1", nil))
+	r := ts.must(200, ts.do(keyB, "GET", "/v1/tenants/b/collections/orders/records/o-1", nil))
 	if !bytes.Contains(r.body, []byte(canaries[0]+"-b")) {
 		t.Errorf("b's record changed: %s", r.body)
 	}
@@ -83,7 +87,7 @@ func TestAPI_TenantIsolationOnEveryRoute(t *testing.T) {
 
 func TestAPI_NoPIIInTheClearOnDisk(t *testing.T) {
 	ts := newServer(t)
-	seedBoth(t, ts)
+	keyA, _ := seedBoth(t, ts)
 	if err := ts.store.Checkpoint(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -113,7 +117,7 @@ func TestAPI_NoPIIInTheClearOnDisk(t *testing.T) {
 		t.Fatalf("scanned only %d bytes", scanned)
 	}
 	// The same values are readable through the API.
-	r := ts.must(200, ts.do(ts.admin, "GET", "/v1/tenants/a/collections/orders/records/o-1", nil))
+	r := ts.must(200, ts.do(keyA, "GET", "/v1/tenants/a/collections/orders/records/o-1", nil))
 	if !bytes.Contains(r.body, []byte(canaries[3])) {
 		t.Fatalf("record does not read back: %s", r.body)
 	}
@@ -195,7 +199,11 @@ func TestAPI_BadInputIsRefusedAndStoresNothing(t *testing.T) {
 		{"patch without fields", "PATCH", recs + "/x", `{}`, 422, "fields"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := ts.do(key, tc.method, tc.path, tc.body)
+			token := key
+			if strings.Contains(tc.path, "/settings/") {
+				token = ts.admin // settings are the admin's
+			}
+			r := ts.do(token, tc.method, tc.path, tc.body)
 			if r.status != tc.want {
 				t.Fatalf("status %d, want %d: %.300s", r.status, tc.want, r.body)
 			}

@@ -30,6 +30,10 @@ type Config struct {
 	// of this token; without it the API has no /metrics, and the metrics
 	// are served by MetricsHandler on a listener of their own.
 	MetricsToken string
+	// AdminSuperuser gives the admin token every role on every tenant, as
+	// before roles existed (lethe serve --admin-superuser). Off, the admin
+	// token holds the admin role alone and reads no PII.
+	AdminSuperuser bool
 }
 
 // Server is the HTTP API. It implements http.Handler.
@@ -40,19 +44,31 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *Metrics
 	openAPI []byte
+	// superuser: the admin token holds every role (Config.AdminSuperuser).
+	superuser bool
 }
 
-// access says who may call a route.
-type access int
+// access is what a route needs: nil for a public route (no token), else
+// one of the roles, held by a caller that reaches the path's {tenant}
+// (the admin token alone reaches routes without one). The rule itself is
+// the engine's (Principal.MayAny); the table only declares.
+type access []lethe.Role
 
-const (
-	public     access = iota // no token (health, OpenAPI)
-	adminOnly                // the admin token
-	tenantPath               // the admin, or an API key of the path's {tenant}
+var (
+	public   access
+	admin    = access{lethe.RoleAdmin}
+	reader   = access{lethe.RoleReader}
+	writer   = access{lethe.RoleWriter}
+	requests = access{lethe.RoleRequests}
+	auditor  = access{lethe.RoleAuditor}
+	// schema is a tenant's description (its packs, collections, fields):
+	// no PII, and what every client but a pure auditor builds on.
+	schema = access{lethe.RoleAdmin, lethe.RoleReader, lethe.RoleWriter, lethe.RoleRequests}
 )
 
 // route is one entry of the routing table. The table is also what the
-// OpenAPI test compares the published document with.
+// OpenAPI test compares the published document with, and what the roles
+// test walks with every role.
 type route struct {
 	method, pattern string
 	access          access
@@ -67,22 +83,22 @@ func routes() []route {
 		{"GET", "/healthz", public, (*Server).healthz},
 		{"GET", "/readyz", public, (*Server).readyz},
 		{"GET", "/v1/openapi.json", public, (*Server).openapi},
-		{"POST", "/v1/tenants", adminOnly, (*Server).createTenant},
-		{"GET", "/v1/tenants/{tenant}", tenantPath, (*Server).getTenant},
-		{"PATCH", "/v1/tenants/{tenant}", tenantPath, (*Server).patchTenant},
-		{"POST", "/v1/tenants/{tenant}/keys", adminOnly, (*Server).createKey},
-		{"GET", "/v1/tenants/{tenant}/collections", tenantPath, (*Server).listCollections},
-		{"GET", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).getSettings},
-		{"PUT", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).putSettings},
-		{"PATCH", "/v1/tenants/{tenant}/settings/{collection}", tenantPath, (*Server).patchSettings},
-		{"POST", "/v1/tenants/{tenant}/collections/{collection}/records", tenantPath, (*Server).createRecords},
-		{"GET", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", tenantPath, (*Server).getRecord},
-		{"PATCH", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", tenantPath, (*Server).patchRecord},
-		{"DELETE", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", tenantPath, (*Server).deleteRecord},
-		{"GET", "/v1/tenants/{tenant}/subjects", tenantPath, (*Server).findSubject},
-		{"GET", "/v1/tenants/{tenant}/plan", tenantPath, (*Server).plan},
-		{"GET", "/v1/tenants/{tenant}/stats/{collection}", tenantPath, (*Server).stats},
-		{"POST", "/v1/sweeps", adminOnly, (*Server).sweep},
+		{"POST", "/v1/tenants", admin, (*Server).createTenant},
+		{"GET", "/v1/tenants/{tenant}", schema, (*Server).getTenant},
+		{"PATCH", "/v1/tenants/{tenant}", admin, (*Server).patchTenant},
+		{"POST", "/v1/tenants/{tenant}/keys", admin, (*Server).createKey},
+		{"GET", "/v1/tenants/{tenant}/collections", schema, (*Server).listCollections},
+		{"GET", "/v1/tenants/{tenant}/settings/{collection}", admin, (*Server).getSettings},
+		{"PUT", "/v1/tenants/{tenant}/settings/{collection}", admin, (*Server).putSettings},
+		{"PATCH", "/v1/tenants/{tenant}/settings/{collection}", admin, (*Server).patchSettings},
+		{"POST", "/v1/tenants/{tenant}/collections/{collection}/records", writer, (*Server).createRecords},
+		{"GET", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", reader, (*Server).getRecord},
+		{"PATCH", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", writer, (*Server).patchRecord},
+		{"DELETE", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", writer, (*Server).deleteRecord},
+		{"GET", "/v1/tenants/{tenant}/subjects", reader, (*Server).findSubject},
+		{"GET", "/v1/tenants/{tenant}/plan", reader, (*Server).plan},
+		{"GET", "/v1/tenants/{tenant}/stats/{collection}", reader, (*Server).stats},
+		{"POST", "/v1/sweeps", admin, (*Server).sweep},
 	}
 	rs = append(rs, requestRoutes()...)
 	rs = append(rs, logRoutes()...)
@@ -97,7 +113,7 @@ func New(cfg Config) *Server {
 	if err != nil {
 		panic("httpapi: embedded OpenAPI document: " + err.Error()) // a build defect, caught by every test
 	}
-	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), openAPI: doc}
+	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), openAPI: doc, superuser: cfg.AdminSuperuser}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -176,7 +192,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		}()
 		r.Body = http.MaxBytesReader(sw, r.Body, s.maxBody)
 		var p engine.Principal
-		if rt.access != public {
+		if rt.access != nil {
 			var err error
 			p, err = s.authenticate(r)
 			// Every authentication is audited (security log); a success
@@ -185,7 +201,7 @@ func (s *Server) wrap(rt route) http.Handler {
 				err = aerr
 			}
 			if err == nil {
-				err = reach(rt.access, p, r.PathValue("tenant"))
+				err = s.authorize(r, rt, p)
 			}
 			if err != nil {
 				writeProblem(sw, problemFor(err, s.log, r))
@@ -205,23 +221,27 @@ func (s *Server) authenticate(r *http.Request) (engine.Principal, error) {
 	if !ok || tok == "" {
 		return engine.Principal{}, lethe.ErrUnauthorized
 	}
-	return s.eng.Authenticate(r.Context(), strings.TrimSpace(tok))
+	p, err := s.eng.Authenticate(r.Context(), strings.TrimSpace(tok))
+	if err == nil && p.Admin && s.superuser {
+		p = engine.AdminPrincipal(true)
+	}
+	return p, err
 }
 
-// reach checks the principal against the route: no fallback tenant, no
-// path a key does not reach.
-func reach(a access, p engine.Principal, tenant string) error {
-	switch a {
-	case adminOnly:
-		if !p.Admin {
-			return fmt.Errorf("%w: this needs the admin token", lethe.ErrForbidden)
-		}
-	case tenantPath:
-		if !p.CanReach(tenant) {
-			return fmt.Errorf("%w: this key does not reach tenant %q", lethe.ErrForbidden, tenant)
-		}
+// authorize checks the principal against the route (the engine's rule:
+// no fallback tenant, no path a key does not reach, no role it lacks) and
+// records a refusal in the security log. A refusal that cannot be
+// recorded is still a refusal.
+func (s *Server) authorize(r *http.Request, rt route, p engine.Principal) error {
+	err := p.MayAny(r.PathValue("tenant"), rt.access...)
+	if err == nil {
+		return nil
 	}
-	return nil
+	a := engine.AuthAttempt{Actor: p.Name, Tenant: r.PathValue("tenant"), IP: clientIP(r), Route: rt.method + " " + rt.pattern}
+	if aerr := s.eng.LogForbidden(r.Context(), p, a, err); aerr != nil {
+		s.log.Error("audit: refusal not recorded", "route", a.Route, "err", aerr)
+	}
+	return err
 }
 
 type statusWriter struct {

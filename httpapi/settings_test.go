@@ -28,7 +28,8 @@ func problemFields(t *testing.T, r response) map[string]string {
 
 func TestAPI_PatchSettings_MergesAndNullResets(t *testing.T) {
 	ts := newServer(t)
-	key := ts.tenant("conv", "conversations")
+	ts.tenant("conv", "conversations")
+	key := ts.key("conv", "admin") // settings are the admin's
 	path := "/v1/tenants/conv/settings/messages"
 	periods := func(r response) map[string]any { return r.json(t)["periods"].(map[string]any) }
 
@@ -70,7 +71,8 @@ func TestAPI_PatchSettings_MergesAndNullResets(t *testing.T) {
 
 func TestAPI_PatchSettings_RefusesWhatCannotTakeEffect(t *testing.T) {
 	ts := newServer(t)
-	key := ts.tenant("conv", "conversations")
+	ts.tenant("conv", "conversations")
+	key := ts.key("conv", "admin")
 	path := "/v1/tenants/conv/settings/messages"
 	tests := []struct {
 		name string
@@ -110,7 +112,8 @@ func TestAPI_PatchSettings_RefusesWhatCannotTakeEffect(t *testing.T) {
 	ts.must(400, ts.do(key, "PATCH", path, `{"periods": {`))
 	ts.must(422, ts.do(key, "PATCH", path, `{"period": {}}`))
 	ts.must(404, ts.do(key, "PATCH", "/v1/tenants/conv/settings/nope", `{}`))
-	other := ts.tenant("other", "conversations")
+	ts.tenant("other", "conversations")
+	other := ts.key("other", "admin") // the admin of another tenant
 	ts.must(403, ts.do(other, "PATCH", path, `{"periods": {"anonymize": "1d"}}`))
 	// Nothing refused was stored.
 	st, err := ts.eng.Settings(context.Background(), "conv", "messages")
@@ -140,7 +143,7 @@ func TestAPI_PatchSettings_Replans(t *testing.T) {
 	if want := ts.now.Add(30 * 24 * time.Hour); !rec.Plan.DueAt.Equal(want) {
 		t.Fatalf("plan before: %v, want %v", rec.Plan.DueAt, want)
 	}
-	ts.must(200, ts.do(key, "PATCH", "/v1/tenants/conv/settings/messages", `{"periods": {"anonymize": "1d"}}`))
+	ts.must(200, ts.do(ts.admin, "PATCH", "/v1/tenants/conv/settings/messages", `{"periods": {"anonymize": "1d"}}`))
 	deadline := time.Now().Add(10 * time.Second)
 	for ts.eng.ReplanStatus("conv", "messages").Running || ts.eng.ReplanStatus("conv", "messages").Started.IsZero() {
 		if time.Now().After(deadline) {

@@ -73,15 +73,6 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p engine.Pr
 	return nil
 }
 
-func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
-	key, err := s.eng.CreateAPIKey(r.Context(), p.Name, r.PathValue("tenant"))
-	if err != nil {
-		return err
-	}
-	writeJSON(w, http.StatusCreated, map[string]string{"key": key, "tenant": r.PathValue("tenant")})
-	return nil
-}
-
 type fieldJSON struct {
 	Name        string      `json:"name"`
 	Type        string      `json:"type"`

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -212,8 +213,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *lethe.APIKey) error {
 	if err != nil {
 		return err
 	}
-	_, err = db.Exec(ctx, "INSERT INTO api_keys (prefix, tenant, hash, created_at, revoked) VALUES ($1, $2, $3, $4, $5)",
-		k.Prefix, k.Tenant, k.Hash, ms(s.orNow(k.CreatedAt)), k.Revoked)
+	_, err = db.Exec(ctx, "INSERT INTO api_keys (prefix, tenant, hash, created_at, revoked, roles) VALUES ($1, $2, $3, $4, $5, $6)",
+		k.Prefix, k.Tenant, k.Hash, ms(s.orNow(k.CreatedAt)), k.Revoked, rolesText(k.Roles))
 	if err != nil {
 		return fmt.Errorf("create api key %s: %w", k.Prefix, mapErr(err))
 	}
@@ -226,16 +227,19 @@ func (s *Store) APIKey(ctx context.Context, prefix string) (*lethe.APIKey, error
 	if err != nil {
 		return nil, err
 	}
-	var k lethe.APIKey
-	err = db.QueryRow(ctx, "SELECT prefix, tenant, hash, created_at, revoked FROM api_keys WHERE prefix = $1", prefix).
-		Scan(&k.Prefix, &k.Tenant, &k.Hash, &k.CreatedAt, &k.Revoked)
+	var (
+		k     lethe.APIKey
+		roles string
+	)
+	err = db.QueryRow(ctx, "SELECT prefix, tenant, hash, created_at, revoked, roles FROM api_keys WHERE prefix = $1", prefix).
+		Scan(&k.Prefix, &k.Tenant, &k.Hash, &k.CreatedAt, &k.Revoked, &roles)
 	if noRows(err) {
 		return nil, fmt.Errorf("api key %s: %w", prefix, lethe.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("api key %s: %w", prefix, mapErr(err))
 	}
-	k.CreatedAt = k.CreatedAt.UTC()
+	k.CreatedAt, k.Roles = k.CreatedAt.UTC(), rolesOf(roles)
 	return &k, nil
 }
 
@@ -245,23 +249,46 @@ func (s *Store) APIKeys(ctx context.Context, tenant string) ([]*lethe.APIKey, er
 	if err != nil {
 		return nil, err
 	}
-	rows, err := db.Query(ctx, `SELECT prefix, tenant, hash, created_at, revoked FROM api_keys
+	rows, err := db.Query(ctx, `SELECT prefix, tenant, hash, created_at, revoked, roles FROM api_keys
 		WHERE tenant = $1 ORDER BY created_at, prefix`, tenant)
 	if err != nil {
 		return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*lethe.APIKey, error) {
-		var k lethe.APIKey
-		if err := row.Scan(&k.Prefix, &k.Tenant, &k.Hash, &k.CreatedAt, &k.Revoked); err != nil {
+		var (
+			k     lethe.APIKey
+			roles string
+		)
+		if err := row.Scan(&k.Prefix, &k.Tenant, &k.Hash, &k.CreatedAt, &k.Revoked, &roles); err != nil {
 			return nil, err
 		}
-		k.CreatedAt = k.CreatedAt.UTC()
+		k.CreatedAt, k.Roles = k.CreatedAt.UTC(), rolesOf(roles)
 		return &k, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
 	}
 	return out, nil
+}
+
+// rolesText and rolesOf store a key's roles as one comma-separated
+// column: a handful of fixed words, never searched by.
+func rolesText(rs []lethe.Role) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = string(r)
+	}
+	return strings.Join(parts, ",")
+}
+
+func rolesOf(s string) []lethe.Role {
+	var out []lethe.Role
+	for _, p := range strings.Split(s, ",") {
+		if p != "" {
+			out = append(out, lethe.Role(p))
+		}
+	}
+	return out
 }
 
 // RevokeAPIKey marks a tenant's key revoked; lethe.ErrNotFound when the

@@ -89,7 +89,7 @@ func (c *client) must(ctx context.Context, want int, token, method, path string,
 }
 
 // setup creates the run's tenant with the chatbot pack, an API key for it
-// and switches prize draw entries on (they are off by default). It
+// (the default roles: reader, writer, requests) and, as the admin, switches prize draw entries on (they are off by default). It
 // returns the collection's retention period, read from the plan of a
 // first record: created_at now minus the period plus d falls due in d.
 func (c *client) setup(ctx context.Context, tenant string) (time.Duration, error) {
@@ -107,7 +107,7 @@ func (c *client) setup(ctx context.Context, tenant string) (time.Duration, error
 		return 0, fmt.Errorf("soak: no API key in %.200s", b)
 	}
 	c.key = k.Key
-	if _, err := c.must(ctx, 200, c.key, "PUT", "/v1/tenants/"+tenant+"/settings/"+soakCollection, map[string]any{"enabled": true}); err != nil {
+	if _, err := c.must(ctx, 200, c.admin, "PUT", "/v1/tenants/"+tenant+"/settings/"+soakCollection, map[string]any{"enabled": true}); err != nil {
 		return 0, err
 	}
 	created := time.Now().UTC().Truncate(time.Second)

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -235,8 +236,8 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *lethe.APIKey) error {
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
-			"INSERT INTO api_keys (prefix, tenant, hash, created_at, revoked) VALUES (?, ?, ?, ?, ?)",
-			k.Prefix, k.Tenant, k.Hash, millis(s.orNow(k.CreatedAt)), k.Revoked)
+			"INSERT INTO api_keys (prefix, tenant, hash, created_at, revoked, roles) VALUES (?, ?, ?, ?, ?, ?)",
+			k.Prefix, k.Tenant, k.Hash, millis(s.orNow(k.CreatedAt)), k.Revoked, rolesText(k.Roles))
 		return err
 	})
 	if err != nil {
@@ -251,24 +252,25 @@ func (s *Store) APIKey(ctx context.Context, prefix string) (*lethe.APIKey, error
 		return nil, errClosed
 	}
 	var (
-		k  lethe.APIKey
-		at int64
+		k     lethe.APIKey
+		at    int64
+		roles string
 	)
-	err := s.queryRow(ctx, "SELECT prefix, tenant, hash, created_at, revoked FROM api_keys WHERE prefix = ?", prefix).
-		Scan(&k.Prefix, &k.Tenant, &k.Hash, &at, &k.Revoked)
+	err := s.queryRow(ctx, "SELECT prefix, tenant, hash, created_at, revoked, roles FROM api_keys WHERE prefix = ?", prefix).
+		Scan(&k.Prefix, &k.Tenant, &k.Hash, &at, &k.Revoked, &roles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("api key %s: %w", prefix, lethe.ErrNotFound)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("api key %s: %w", prefix, mapErr(err))
 	}
-	k.CreatedAt = fromMillis(at)
+	k.CreatedAt, k.Roles = fromMillis(at), rolesOf(roles)
 	return &k, nil
 }
 
 // APIKeys lists a tenant's keys, oldest first.
 func (s *Store) APIKeys(ctx context.Context, tenant string) ([]*lethe.APIKey, error) {
-	rows, err := s.query(ctx, "SELECT prefix, tenant, hash, created_at, revoked FROM api_keys WHERE tenant = ? ORDER BY created_at, prefix", tenant)
+	rows, err := s.query(ctx, "SELECT prefix, tenant, hash, created_at, revoked, roles FROM api_keys WHERE tenant = ? ORDER BY created_at, prefix", tenant)
 	if err != nil {
 		return nil, fmt.Errorf("api keys of %s: %w", tenant, err)
 	}
@@ -276,19 +278,40 @@ func (s *Store) APIKeys(ctx context.Context, tenant string) ([]*lethe.APIKey, er
 	var out []*lethe.APIKey
 	for rows.Next() {
 		var (
-			k  lethe.APIKey
-			at int64
+			k     lethe.APIKey
+			at    int64
+			roles string
 		)
-		if err := rows.Scan(&k.Prefix, &k.Tenant, &k.Hash, &at, &k.Revoked); err != nil {
+		if err := rows.Scan(&k.Prefix, &k.Tenant, &k.Hash, &at, &k.Revoked, &roles); err != nil {
 			return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
 		}
-		k.CreatedAt = fromMillis(at)
+		k.CreatedAt, k.Roles = fromMillis(at), rolesOf(roles)
 		out = append(out, &k)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
 	}
 	return out, nil
+}
+
+// rolesText and rolesOf store a key's roles as one comma-separated
+// column: a handful of fixed words, never searched by.
+func rolesText(rs []lethe.Role) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = string(r)
+	}
+	return strings.Join(parts, ",")
+}
+
+func rolesOf(s string) []lethe.Role {
+	var out []lethe.Role
+	for _, p := range strings.Split(s, ",") {
+		if p != "" {
+			out = append(out, lethe.Role(p))
+		}
+	}
+	return out
 }
 
 // RevokeAPIKey marks a tenant's key revoked; lethe.ErrNotFound when the

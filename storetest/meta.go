@@ -127,9 +127,9 @@ var metaTests = map[string]func(*testing.T, Opener){
 	"APIKeysListAndRevoke": func(t *testing.T, open Opener) {
 		s := open(t)
 		ctx := t.Context()
-		k1 := &lethe.APIKey{Prefix: "p1", Tenant: "a", Hash: hash("s1"), CreatedAt: t0}
-		k2 := &lethe.APIKey{Prefix: "p2", Tenant: "a", Hash: hash("s2"), CreatedAt: t0.Add(time.Second)}
-		kb := &lethe.APIKey{Prefix: "p3", Tenant: "b", Hash: hash("s3"), CreatedAt: t0}
+		k1 := &lethe.APIKey{Prefix: "p1", Tenant: "a", Hash: hash("s1"), CreatedAt: t0, Roles: []lethe.Role{lethe.RoleReader}}
+		k2 := &lethe.APIKey{Prefix: "p2", Tenant: "a", Hash: hash("s2"), CreatedAt: t0.Add(time.Second), Roles: []lethe.Role{lethe.RoleAdmin, lethe.RoleWriter, lethe.RoleAuditor}}
+		kb := &lethe.APIKey{Prefix: "p3", Tenant: "b", Hash: hash("s3"), CreatedAt: t0, Roles: lethe.DefaultKeyRoles()}
 		for _, k := range []*lethe.APIKey{k2, k1, kb} {
 			if err := s.CreateAPIKey(ctx, k); err != nil {
 				t.Fatalf("CreateAPIKey: %v", err)
@@ -157,7 +157,7 @@ var metaTests = map[string]func(*testing.T, Opener){
 	"APIKeyByPrefix": func(t *testing.T, open Opener) {
 		s := open(t)
 		ctx := t.Context()
-		k := &lethe.APIKey{Prefix: "lk_abc123", Tenant: "a", Hash: hash("secret"), CreatedAt: t0}
+		k := &lethe.APIKey{Prefix: "lk_abc123", Tenant: "a", Hash: hash("secret"), CreatedAt: t0, Roles: []lethe.Role{lethe.RoleRequests, lethe.RoleAuditor}}
 		if err := s.CreateAPIKey(ctx, k); err != nil {
 			t.Fatalf("CreateAPIKey: %v", err)
 		}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/lethe-privacy/lethe"
 )
 
 func keysCmd(env envFunc) *cobra.Command {
@@ -17,7 +19,11 @@ func keysCmd(env envFunc) *cobra.Command {
 /v1/tenants/{tenant}/keys does, without a server. A key reaches its tenant
 alone. Only its hash is stored: the key is printed once, when it is made.
 Every change is audited in the tenant's security log under the actor
-"cli:<user>".`,
+"cli:<user>".
+
+These commands open the data folder themselves: whoever can read it and
+the master key is an operator, and acts as superuser (any tenant, any
+role, as lethe serve --admin-superuser grants the admin token).`,
 	}
 	cmd.AddCommand(keysCreateCmd(env), keysListCmd(env), keysRevokeCmd(env))
 	return cmd
@@ -28,41 +34,79 @@ type keyJSON struct {
 	Prefix    string    `json:"prefix"`
 	CreatedAt time.Time `json:"created_at"`
 	Revoked   bool      `json:"revoked"`
+	Roles     []string  `json:"roles"`
 }
 
 func keysCreateCmd(env envFunc) *cobra.Command {
 	var (
 		df     dataFlags
 		tenant string
+		roles  []string
 		asJSON bool
 	)
 	cmd := &cobra.Command{
-		Use:   "create --tenant T",
+		Use:   "create --tenant T [--role R]...",
 		Short: "Make a new API key for a tenant and print it (once)",
 		Long: `Make a new API key for a tenant and print it on standard output: this is
 the only time it can be read. Revoke it by its prefix, the part after "lk_"
-up to the next "_".`,
+up to the next "_".
+
+--role names what the key may do, once per role: admin (tenant, keys,
+settings; no PII), reader (records, subjects, plan, stats), writer
+(create, change, delete records), requests (submit and follow requests,
+exports, receipts), auditor (the audit logs alone). Without --role the key
+gets reader, writer and requests.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return withData(cmd, &df, func(ctx context.Context, o *opened) error {
-				key, err := o.eng.CreateAPIKey(ctx, operator(), tenant)
+				var named []string // nil: the default roles
+				if cmd.Flags().Changed("role") {
+					named = roles
+				}
+				key, err := o.eng.CreateAPIKey(ctx, operator(), tenant, named)
 				if err != nil {
 					return err
 				}
+				granted := keyRoles(ctx, o, tenant, keyPrefix(key))
 				if asJSON {
-					return printJSON(cmd.OutOrStdout(), map[string]string{"key": key, "tenant": tenant, "prefix": keyPrefix(key)})
+					return printJSON(cmd.OutOrStdout(), map[string]any{"key": key, "tenant": tenant, "prefix": keyPrefix(key), "roles": granted})
 				}
 				fmt.Fprintln(cmd.OutOrStdout(), key)
-				fmt.Fprintf(cmd.ErrOrStderr(), "API key for tenant %s, shown once; revoke it with \"lethe keys revoke --tenant %s %s\"\n", tenant, tenant, keyPrefix(key))
+				fmt.Fprintf(cmd.ErrOrStderr(), "API key for tenant %s with roles %s, shown once; revoke it with \"lethe keys revoke --tenant %s %s\"\n",
+					tenant, strings.Join(granted, ","), tenant, keyPrefix(key))
 				return nil
 			})
 		},
 	}
 	df.register(cmd, env)
 	cmd.Flags().StringVar(&tenant, "tenant", "", "tenant id (required)")
-	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"key\", \"tenant\", \"prefix\"} as JSON")
+	cmd.Flags().StringArrayVar(&roles, "role", nil, "a role of the key: admin, reader, writer, requests, auditor (repeat for several; default reader, writer, requests)")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print {\"key\", \"tenant\", \"prefix\", \"roles\"} as JSON")
 	cmd.MarkFlagRequired("tenant")
 	return cmd
+}
+
+// keyRoles reads back the roles a new key was given, so that what is
+// printed is what is stored.
+func keyRoles(ctx context.Context, o *opened, tenant, prefix string) []string {
+	ks, err := o.eng.APIKeys(ctx, tenant)
+	if err != nil {
+		return nil
+	}
+	for _, k := range ks {
+		if k.Prefix == prefix {
+			return roleList(k.Roles)
+		}
+	}
+	return nil
+}
+
+func roleList(rs []lethe.Role) []string {
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = string(r)
+	}
+	return out
 }
 
 // keyPrefix is the public part of a key "lk_<prefix>_<secret>".
@@ -89,15 +133,15 @@ func keysListCmd(env envFunc) *cobra.Command {
 				}
 				out := make([]keyJSON, len(ks))
 				for i, k := range ks {
-					out[i] = keyJSON{Prefix: k.Prefix, CreatedAt: k.CreatedAt.UTC(), Revoked: k.Revoked}
+					out[i] = keyJSON{Prefix: k.Prefix, CreatedAt: k.CreatedAt.UTC(), Revoked: k.Revoked, Roles: roleList(k.Roles)}
 				}
 				if asJSON {
 					return printJSON(cmd.OutOrStdout(), map[string]any{"keys": out})
 				}
 				tw := newTable(cmd.OutOrStdout())
-				fmt.Fprintln(tw, "PREFIX\tCREATED\tREVOKED")
+				fmt.Fprintln(tw, "PREFIX\tCREATED\tREVOKED\tROLES")
 				for _, k := range out {
-					fmt.Fprintf(tw, "%s\t%s\t%v\n", k.Prefix, k.CreatedAt.Format(time.RFC3339), k.Revoked)
+					fmt.Fprintf(tw, "%s\t%s\t%v\t%s\n", k.Prefix, k.CreatedAt.Format(time.RFC3339), k.Revoked, strings.Join(k.Roles, ","))
 				}
 				return tw.Flush()
 			})

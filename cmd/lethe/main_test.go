@@ -249,7 +249,8 @@ collections:
 func TestSweepCommand_DryRunAndRun(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "data")
 	env := map[string]string{"LETHE_ADMIN_TOKEN": "a-long-enough-admin-token"}
-	addr, _, stop := startServe(t, env, "--data", dir, "--addr", "127.0.0.1:0", "--sweep-interval", "0")
+	// The admin token writes the records here: a superuser, as the flag says.
+	addr, _, stop := startServe(t, env, "--data", dir, "--addr", "127.0.0.1:0", "--sweep-interval", "0", "--admin-superuser")
 	post := func(path, body string) {
 		req, _ := http.NewRequest("POST", "http://"+addr+path, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer a-long-enough-admin-token")

@@ -16,12 +16,13 @@ import (
 
 func serveCmd(env envFunc) *cobra.Command {
 	var (
-		df       dataFlags
-		addr     string
-		interval time.Duration
-		maxBody  int64
-		ckpt     time.Duration
-		mf       metricsFlags
+		df         dataFlags
+		addr       string
+		interval   time.Duration
+		maxBody    int64
+		ckpt       time.Duration
+		mf         metricsFlags
+		adminSuper bool
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -32,7 +33,11 @@ sweeper every --sweep-interval.
 With no flags, serve creates ./lethe-data with a SQLite database and a
 master key file (mode 0600: back it up, the data cannot be read without it)
 and listens on 127.0.0.1:8080. The admin token comes from LETHE_ADMIN_TOKEN;
-without it, one is generated on the first start and printed once.
+without it, one is generated on the first start and printed once. The
+admin token holds the admin role alone (tenants, keys, settings, sweeps):
+it reads no PII and no logs. --admin-superuser (LETHE_ADMIN_SUPERUSER=1)
+gives it every role on every tenant instead, as before roles existed; the
+start then logs a warning and records the choice in the runtime log.
 
 With --database-url (or LETHE_DATABASE_URL) the data lives in PostgreSQL
 instead, and several instances may serve one database: they take turns
@@ -56,7 +61,10 @@ and before the port is opened.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return serve(cmd.Context(), log, cmd, &df, &mf, addr, interval, ckpt, maxBody, env("LETHE_ADMIN_TOKEN"))
+			if adminSuper {
+				log.Warn("the admin token is a superuser: it reads the PII and the logs of every tenant (--admin-superuser); give tenant keys the roles they need instead")
+			}
+			return serve(cmd.Context(), log, cmd, &df, &mf, addr, interval, ckpt, maxBody, env("LETHE_ADMIN_TOKEN"), adminSuper)
 		},
 	}
 	df.register(cmd, env)
@@ -64,11 +72,12 @@ and before the port is opened.`,
 	cmd.Flags().StringVar(&addr, "addr", env.or("LETHE_ADDR", "127.0.0.1:8080"), "listen address HOST:PORT [$LETHE_ADDR]")
 	cmd.Flags().Var(intervalVar(&interval, time.Minute), "sweep-interval", "how often the sweeper runs: 30s, 1m, 1h30m, 1d (0 turns the schedule off)")
 	cmd.Flags().Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes")
+	cmd.Flags().BoolVar(&adminSuper, "admin-superuser", env("LETHE_ADMIN_SUPERUSER") == "1", "give the admin token every role on every tenant, PII reads included [$LETHE_ADMIN_SUPERUSER=1]")
 	cmd.Flags().Var(intervalVar(&ckpt, time.Hour), "audit-checkpoint-interval", "how often each audit chain's head is checkpointed (0 turns it off; sweeps checkpoint too)")
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, addr string, interval, ckpt time.Duration, maxBody int64, adminToken string) error {
+func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, addr string, interval, ckpt time.Duration, maxBody int64, adminToken string, superuser bool) error {
 	if interval < 0 {
 		return fmt.Errorf("%w: --sweep-interval must not be negative", errUsage)
 	}
@@ -92,7 +101,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	if tok != "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "\nAdmin token (shown once; set LETHE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", tok)
 	}
-	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, MetricsToken: metricsToken})
+	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, MetricsToken: metricsToken, AdminSuperuser: superuser})
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -111,7 +120,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		IdleTimeout:       2 * time.Minute,
 	}
 	// Fail closed: a server whose start cannot be audited does not serve.
-	if err := o.eng.LogServer(ctx, "server.start", map[string]any{"addr": ln.Addr().String()}); err != nil {
+	if err := o.eng.LogServer(ctx, "server.start", map[string]any{"addr": ln.Addr().String(), "admin_superuser": superuser}); err != nil {
 		ln.Close()
 		return err
 	}

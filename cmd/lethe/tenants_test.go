@@ -136,3 +136,72 @@ func TestKeysCommands_CreatedKeyWorksUntilRevoked(t *testing.T) {
 		}
 	}
 }
+
+// TestKeysCommands_RolesAndTheSuperuserFlag makes keys with --role: the
+// listing shows the roles, an unknown role is refused as bad input, and
+// the server holds each key to its roles. The admin token reads records
+// only on a server started with --admin-superuser, which warns.
+func TestKeysCommands_RolesAndTheSuperuserFlag(t *testing.T) {
+	dir := newDataDir(t)
+	mustCLI(t, "tenants", "create", "shop", "--pack", "erp-marketplace", "--data", dir)
+	out, _ := mustCLI(t, "keys", "create", "--tenant", "shop", "--role", "auditor", "--role", "reader", "--json", "--data", dir)
+	var aud struct {
+		Key   string
+		Roles []string
+	}
+	mustJSON(t, out, &aud)
+	if strings.Join(aud.Roles, ",") != "reader,auditor" {
+		t.Fatalf("keys create --role auditor --role reader: %s", out)
+	}
+	def, _ := mustCLI(t, "keys", "create", "--tenant", "shop", "--data", dir)
+	def = strings.TrimSpace(def)
+	out, _ = mustCLI(t, "keys", "list", "--tenant", "shop", "--data", dir)
+	if !strings.Contains(out, "ROLES") || !strings.Contains(out, "reader,auditor") || !strings.Contains(out, "reader,writer,requests") {
+		t.Errorf("keys list does not show the roles:\n%s", out)
+	}
+	if _, stderr, code := reqCLI("keys", "create", "--tenant", "shop", "--role", "root", "--data", dir); code != exitInvalid || !strings.Contains(stderr, `unknown role "root"`) {
+		t.Errorf("unknown role: exit %d, want %d\n%s", code, exitInvalid, stderr)
+	}
+
+	const admin = "a-long-enough-admin-token"
+	status := func(addr, token, method, path, body string) int {
+		t.Helper()
+		req, _ := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		res, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	addr, stderr, stop := startServe(t, map[string]string{"LETHE_ADMIN_TOKEN": admin}, "--data", dir, "--addr", "127.0.0.1:0", "--sweep-interval", "0")
+	for _, tc := range []struct {
+		name, token, method, path string
+		want                      int
+	}{
+		{"default key writes", def, "POST", "/v1/tenants/shop/collections/orders/records", http.StatusCreated},
+		{"auditor key reads logs", aud.Key, "GET", "/v1/tenants/shop/logs/security", http.StatusOK},
+		{"auditor key does not write", aud.Key, "POST", "/v1/tenants/shop/collections/orders/records", http.StatusForbidden},
+		{"default key reads no logs", def, "GET", "/v1/tenants/shop/logs/security", http.StatusForbidden},
+		{"admin token reads no records", admin, "GET", "/v1/tenants/shop/collections/orders/records", http.StatusForbidden},
+		{"admin token changes settings", admin, "GET", "/v1/tenants/shop/settings/orders", http.StatusOK},
+	} {
+		if got := status(addr, tc.token, tc.method, tc.path, `{"id":"o-1","fields":{"name":"Erika"}}`); got != tc.want {
+			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
+		}
+	}
+	if strings.Contains(stderr.String(), "superuser") {
+		t.Errorf("a start without the flag warns of a superuser:\n%s", stderr)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	addr, stderr, _ = startServe(t, map[string]string{"LETHE_ADMIN_TOKEN": admin, "LETHE_ADMIN_SUPERUSER": "1"}, "--data", dir, "--addr", "127.0.0.1:0", "--sweep-interval", "0")
+	if got := status(addr, admin, "GET", "/v1/tenants/shop/collections/orders/records", ""); got != http.StatusOK {
+		t.Errorf("superuser admin token reads records: status %d, want 200", got)
+	}
+	if !strings.Contains(stderr.String(), "level=WARN") || !strings.Contains(stderr.String(), "superuser") {
+		t.Errorf("the superuser start does not warn:\n%s", stderr)
+	}
+}
