@@ -12,7 +12,9 @@ import (
 // /metrics on the API listener, with and without a metrics token, and
 // checks that health and the OpenAPI document stay public either way.
 func TestMetrics_APIServesThemOnlyToTheTokenBearer(t *testing.T) {
-	withToken := newServer(t) // configured with metricsToken
+	// Configured with metricsToken; the superuser admin token reads the
+	// system security log below.
+	withToken := newServerWith(t, httpapi.Config{AdminSuperuser: true})
 	key := withToken.tenant("bot", "chatbot")
 	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(httpapi.Config{Engine: withToken.eng})))
 	t.Cleanup(srv.Close)
