@@ -12,6 +12,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -24,6 +25,12 @@ type Config struct {
 	Logger *slog.Logger
 	// MaxBody bounds request bodies (default 8 MiB).
 	MaxBody int64
+	// Limits are the rate limits (zero: none; lethe serve: DefaultLimits).
+	Limits Limits
+	// WriteTimeout is the http.Server's: streaming answers (export
+	// downloads) push the write deadline on by it as they make progress,
+	// and an on-demand sweep lifts it while it runs. 0: no deadline is set.
+	WriteTimeout time.Duration
 }
 
 // Server is the HTTP API. It implements http.Handler.
@@ -34,6 +41,11 @@ type Server struct {
 	mux     *http.ServeMux
 	metrics *Metrics
 	openAPI []byte
+	// limits apply Config.Limits; stop and stopped end their sweeps.
+	limits        *limiter
+	writeTimeout  time.Duration
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
 }
 
 // access says who may call a route.
@@ -91,7 +103,8 @@ func New(cfg Config) *Server {
 	if err != nil {
 		panic("httpapi: embedded OpenAPI document: " + err.Error()) // a build defect, caught by every test
 	}
-	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), openAPI: doc}
+	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), openAPI: doc,
+		limits: newLimiter(cfg.Limits, time.Now), writeTimeout: cfg.WriteTimeout}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -99,6 +112,11 @@ func New(cfg Config) *Server {
 		s.maxBody = 8 << 20
 	}
 	s.metrics = newMetrics(cfg.Engine)
+	s.metrics.reg.MustRegister(s.limits.collectors()...)
+	if cfg.Limits.on() {
+		s.stop, s.stopped = make(chan struct{}), make(chan struct{})
+		go func() { defer close(s.stopped); s.runLimiter() }()
+	}
 	for _, rt := range routes() {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
@@ -165,14 +183,25 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.metrics.observe(rt.method+" "+rt.pattern, sw.status, time.Since(start))
 		}()
 		r.Body = http.MaxBytesReader(sw, r.Body, s.maxBody)
+		if err := s.limits.allowAddr(clientIP(r)); err != nil {
+			writeProblem(sw, problemFor(err, s.log, r))
+			return
+		}
 		var p engine.Principal
 		if rt.access != public {
-			var err error
-			p, err = s.authenticate(r)
-			// Every authentication is audited (security log); a success
-			// that cannot be recorded is not served (fail closed).
-			if aerr := s.logAuth(r, rt, p, err); aerr != nil && err == nil {
-				err = aerr
+			// An address that failed too often is refused before its token
+			// is looked at; a key over its rate before its pass is logged.
+			err := s.limits.authBlocked(clientIP(r))
+			if err == nil {
+				p, err = s.authenticate(r)
+				if err == nil {
+					err = s.limits.allowKey(p.Name)
+				}
+				// Every authentication is audited (security log); a success
+				// that cannot be recorded is not served (fail closed).
+				if aerr := s.logAuth(r, rt, p, err); aerr != nil && err == nil {
+					err = aerr
+				}
 			}
 			if err == nil {
 				err = reach(rt.access, p, r.PathValue("tenant"))
@@ -225,6 +254,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (write
+// deadlines, flushes).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {

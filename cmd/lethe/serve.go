@@ -21,6 +21,7 @@ func serveCmd(env envFunc) *cobra.Command {
 		interval time.Duration
 		maxBody  int64
 		ckpt     time.Duration
+		lim      serveLimits
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -45,7 +46,7 @@ and before the port is opened.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			log := slog.New(slog.NewTextHandler(cmd.ErrOrStderr(), nil))
-			return serve(cmd.Context(), log, cmd, &df, addr, interval, ckpt, maxBody, env("LETHE_ADMIN_TOKEN"))
+			return serve(cmd.Context(), log, cmd, &df, addr, interval, ckpt, maxBody, &lim, env("LETHE_ADMIN_TOKEN"))
 		},
 	}
 	df.register(cmd, env)
@@ -53,15 +54,20 @@ and before the port is opened.`,
 	cmd.Flags().Var(intervalVar(&interval, time.Minute), "sweep-interval", "how often the sweeper runs: 30s, 1m, 1h30m, 1d (0 turns the schedule off)")
 	cmd.Flags().Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes")
 	cmd.Flags().Var(intervalVar(&ckpt, time.Hour), "audit-checkpoint-interval", "how often each audit chain's head is checkpointed (0 turns it off; sweeps checkpoint too)")
+	lim.register(cmd.Flags())
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, addr string, interval, ckpt time.Duration, maxBody int64, adminToken string) error {
+func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, addr string, interval, ckpt time.Duration, maxBody int64, lim *serveLimits, adminToken string) error {
 	if interval < 0 {
 		return fmt.Errorf("%w: --sweep-interval must not be negative", errUsage)
 	}
 	if ckpt < 0 {
 		return fmt.Errorf("%w: --audit-checkpoint-interval must not be negative", errUsage)
+	}
+	limits, err := lim.limits()
+	if err != nil {
+		return err
 	}
 	o, err := df.open(ctx, true, log)
 	if err != nil {
@@ -76,18 +82,13 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	if tok != "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "\nAdmin token (shown once; set LETHE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", tok)
 	}
-	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody})
+	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, Limits: limits, WriteTimeout: lim.write})
+	defer api.Close() // its failure summaries are written before the store closes
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      10 * time.Minute, // a sweep on demand may take minutes
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := lim.server(api)
 	// Fail closed: a server whose start cannot be audited does not serve.
 	if err := o.eng.LogServer(ctx, "server.start", map[string]any{"addr": ln.Addr().String()}); err != nil {
 		ln.Close()
@@ -123,6 +124,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	stopSweeps()
 	<-sweeperDone
 	<-ckptDone
+	api.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
