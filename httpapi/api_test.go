@@ -35,6 +35,13 @@ const adminToken = "test-admin-token-0123456789"
 
 func newServer(t *testing.T) *testServer {
 	t.Helper()
+	return newServerWith(t, httpapi.Config{MaxBody: 1 << 20})
+}
+
+// newServerWith is newServer with cfg (its Engine is set here); the
+// server's Close runs before the engine closes.
+func newServerWith(t *testing.T, cfg httpapi.Config) *testServer {
+	t.Helper()
 	dir := t.TempDir()
 	ctx := context.Background()
 	kek, _, err := keyring.LoadOrCreateKeyFile(filepath.Join(dir, "master.key"))
@@ -55,9 +62,12 @@ func newServer(t *testing.T) *testServer {
 	if _, err := eng.EnsureAdminToken(ctx, adminToken); err != nil {
 		t.Fatal(err)
 	}
-	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(httpapi.Config{Engine: eng, MaxBody: 1 << 20})))
+	cfg.Engine = eng
+	api := httpapi.New(cfg)
+	srv := httptest.NewServer(httpapi.CheckResponses(t, api))
 	t.Cleanup(func() {
 		srv.Close()
+		api.Close()
 		eng.Close()
 		st.Close()
 	})

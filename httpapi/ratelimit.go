@@ -93,6 +93,10 @@ type buckets struct {
 	max      int
 	m        map[string]*bucket
 	overflow *rate.Limiter
+	// evicted is the last eviction run because the map was full: at
+	// most one a second, so that a flood of new addresses does not make
+	// every request scan the map.
+	evicted time.Time
 }
 
 func newBuckets(r rate.Limit, burst, limit int) *buckets {
@@ -112,7 +116,8 @@ func (b *buckets) fill() time.Duration {
 func (b *buckets) take(name string, now time.Time) time.Duration {
 	bk := b.m[name]
 	if bk == nil {
-		if len(b.m) >= b.max {
+		if len(b.m) >= b.max && now.Sub(b.evicted) >= time.Second {
+			b.evicted = now
 			b.evict(now)
 		}
 		if len(b.m) >= b.max {
