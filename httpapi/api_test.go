@@ -48,8 +48,9 @@ func newSuperuserServer(t *testing.T) *testServer {
 	return newServerWith(t, httpapi.Config{AdminSuperuser: true})
 }
 
-// newServerWith is newServer with cfg's options (its engine and body
-// limit are set here).
+// newServerWith is newServer with cfg's options (its engine is set here,
+// and the metrics token and a 1 MiB body limit unless cfg names its own);
+// the server's Close runs before the engine closes.
 func newServerWith(t *testing.T, cfg httpapi.Config) *testServer {
 	t.Helper()
 	dir := t.TempDir()
@@ -75,10 +76,15 @@ func newServerWith(t *testing.T, cfg httpapi.Config) *testServer {
 	if cfg.MetricsToken == "" {
 		cfg.MetricsToken = metricsToken
 	}
-	cfg.Engine, cfg.MaxBody = eng, 1<<20
-	srv := httptest.NewServer(httpapi.CheckResponses(t, httpapi.New(cfg)))
+	if cfg.MaxBody == 0 {
+		cfg.MaxBody = 1 << 20
+	}
+	cfg.Engine = eng
+	api := httpapi.New(cfg)
+	srv := httptest.NewServer(httpapi.CheckResponses(t, api))
 	t.Cleanup(func() {
 		srv.Close()
+		api.Close()
 		eng.Close()
 		st.Close()
 	})

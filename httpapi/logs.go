@@ -66,6 +66,9 @@ func (s *Server) logAuth(r *http.Request, rt route, p engine.Principal, authErr 
 	case authErr == nil:
 		a.Actor, a.Tenant = p.Name, p.Tenant
 	case errors.Is(authErr, lethe.ErrUnauthorized):
+		if !s.limits.authFailed(a.IP) {
+			return nil // counted in its window's auth.failure.summary
+		}
 		a.Actor = claimedActor(r)
 	default:
 		return nil

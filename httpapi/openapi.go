@@ -69,6 +69,7 @@ func openAPIDocument() ([]byte, error) {
 		}
 	}
 	addIdempotencyKey(doc)
+	addTooManyRequests(doc)
 	return json.MarshalIndent(doc, "", "  ")
 }
 

@@ -20,6 +20,8 @@ type Problem struct {
 	Detail   string         `json:"detail,omitempty"`
 	Instance string         `json:"instance,omitempty"`
 	Errors   []ProblemField `json:"errors,omitempty"`
+	// retryAfter is the Retry-After header of a 429, in seconds.
+	retryAfter string
 }
 
 // ProblemField names one invalid input field.
@@ -38,7 +40,12 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 	var mbe *http.MaxBytesError
 	var ce *lethe.ConflictError
 	var me *methodError
+	var le *limitError
 	switch {
+	case errors.As(err, &le):
+		p.Status, p.Type, p.Title = http.StatusTooManyRequests, "urn:lethe:problem:rate-limited", "Too many requests"
+		p.retryAfter = le.retryAfter()
+		p.Detail = le.what + "; retry after " + p.retryAfter + " s"
 	case errors.As(err, &me):
 		p.Status, p.Type, p.Title = http.StatusMethodNotAllowed, "urn:lethe:problem:method-not-allowed", "Method not allowed"
 		p.Detail = fmt.Sprintf("%s is not served on %s; use %s (see /v1/openapi.json)", me.method, r.URL.Path, strings.Join(me.allow, ", "))
@@ -164,6 +171,9 @@ func writeProblem(w http.ResponseWriter, p Problem) {
 	w.Header().Set("Cache-Control", "no-store")
 	if p.Status == http.StatusUnauthorized {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="lethe"`)
+	}
+	if p.retryAfter != "" {
+		w.Header().Set("Retry-After", p.retryAfter)
 	}
 	w.WriteHeader(p.Status)
 	json.NewEncoder(w).Encode(p)

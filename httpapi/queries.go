@@ -134,7 +134,9 @@ func ToSweepJSON(res *engine.SweepResult) SweepJSON {
 
 // sweep runs a sweep now and answers when it is done.
 func (s *Server) sweep(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	restore := s.liftWriteDeadline(w)
 	res, err := s.eng.Sweep(r.Context())
+	restore()
 	s.metrics.ObserveSweep(res, err)
 	if err != nil {
 		return err

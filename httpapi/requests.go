@@ -200,7 +200,7 @@ func (s *Server) requestExport(w http.ResponseWriter, r *http.Request, p engine.
 	w.Header().Set("Content-Type", x.ContentType)
 	w.Header().Set("Cache-Control", "no-store")
 	w.Header().Set("Content-Disposition", `attachment; filename="`+x.Filename+`"`)
-	if err := x.WriteTo(r.Context(), w); err != nil {
+	if err := x.WriteTo(r.Context(), s.streaming(w)); err != nil {
 		// Headers are out: the truncated body is all a client can notice.
 		s.log.Error("export download broke off", "request", r.PathValue("id"), "err", err)
 	}

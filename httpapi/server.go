@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -34,6 +35,12 @@ type Config struct {
 	// before roles existed (lethe serve --admin-superuser). Off, the admin
 	// token holds the admin role alone and reads no PII.
 	AdminSuperuser bool
+	// Limits are the rate limits (zero: none; lethe serve: DefaultLimits).
+	Limits Limits
+	// WriteTimeout is the http.Server's: streaming answers (export
+	// downloads) push the write deadline on by it as they make progress,
+	// and an on-demand sweep lifts it while it runs. 0: no deadline is set.
+	WriteTimeout time.Duration
 }
 
 // Server is the HTTP API. It implements http.Handler.
@@ -46,6 +53,11 @@ type Server struct {
 	openAPI []byte
 	// superuser: the admin token holds every role (Config.AdminSuperuser).
 	superuser bool
+	// limits apply Config.Limits; stop and stopped end their sweeps.
+	limits        *limiter
+	writeTimeout  time.Duration
+	stop, stopped chan struct{}
+	closeOnce     sync.Once
 }
 
 // access is what a route needs: nil for a public route (no token), else
@@ -113,7 +125,8 @@ func New(cfg Config) *Server {
 	if err != nil {
 		panic("httpapi: embedded OpenAPI document: " + err.Error()) // a build defect, caught by every test
 	}
-	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), openAPI: doc, superuser: cfg.AdminSuperuser}
+	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), openAPI: doc, superuser: cfg.AdminSuperuser,
+		limits: newLimiter(cfg.Limits, time.Now), writeTimeout: cfg.WriteTimeout}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -121,6 +134,11 @@ func New(cfg Config) *Server {
 		s.maxBody = 8 << 20
 	}
 	s.metrics = newMetrics(cfg.Engine)
+	s.metrics.reg.MustRegister(s.limits.collectors()...)
+	if cfg.Limits.on() {
+		s.stop, s.stopped = make(chan struct{}), make(chan struct{})
+		go func() { defer close(s.stopped); s.runLimiter() }()
+	}
 	for _, rt := range routes() {
 		s.mux.Handle(rt.method+" "+rt.pattern, s.wrap(rt))
 	}
@@ -191,14 +209,25 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.metrics.observe(rt.method+" "+rt.pattern, sw.status, time.Since(start))
 		}()
 		r.Body = http.MaxBytesReader(sw, r.Body, s.maxBody)
+		if err := s.limits.allowAddr(clientIP(r)); err != nil {
+			writeProblem(sw, problemFor(err, s.log, r))
+			return
+		}
 		var p engine.Principal
 		if rt.access != nil {
-			var err error
-			p, err = s.authenticate(r)
-			// Every authentication is audited (security log); a success
-			// that cannot be recorded is not served (fail closed).
-			if aerr := s.logAuth(r, rt, p, err); aerr != nil && err == nil {
-				err = aerr
+			// An address that failed too often is refused before its token
+			// is looked at; a key over its rate before its pass is logged.
+			err := s.limits.authBlocked(clientIP(r))
+			if err == nil {
+				p, err = s.authenticate(r)
+				if err == nil {
+					err = s.limits.allowKey(p.Name)
+				}
+				// Every authentication is audited (security log); a success
+				// that cannot be recorded is not served (fail closed).
+				if aerr := s.logAuth(r, rt, p, err); aerr != nil && err == nil {
+					err = aerr
+				}
 			}
 			if err == nil {
 				err = s.authorize(r, rt, p)
@@ -255,6 +284,10 @@ func (w *statusWriter) WriteHeader(code int) {
 	}
 	w.ResponseWriter.WriteHeader(code)
 }
+
+// Unwrap lets http.ResponseController reach the connection (write
+// deadlines, flushes).
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func (w *statusWriter) Write(b []byte) (int, error) {
 	if w.status == 0 {

@@ -22,6 +22,7 @@ func serveCmd(env envFunc) *cobra.Command {
 		maxBody    int64
 		ckpt       time.Duration
 		mf         metricsFlags
+		lim        serveLimits
 		adminSuper bool
 	)
 	cmd := &cobra.Command{
@@ -64,7 +65,7 @@ and before the port is opened.`,
 			if adminSuper {
 				log.Warn("the admin token is a superuser: it reads the PII and the logs of every tenant (--admin-superuser); give tenant keys the roles they need instead")
 			}
-			return serve(cmd.Context(), log, cmd, &df, &mf, addr, interval, ckpt, maxBody, env("LETHE_ADMIN_TOKEN"), adminSuper)
+			return serve(cmd.Context(), log, cmd, &df, &mf, addr, interval, ckpt, maxBody, &lim, env("LETHE_ADMIN_TOKEN"), adminSuper)
 		},
 	}
 	df.register(cmd, env)
@@ -74,10 +75,11 @@ and before the port is opened.`,
 	cmd.Flags().Int64Var(&maxBody, "max-body", 8<<20, "largest request body in bytes")
 	cmd.Flags().BoolVar(&adminSuper, "admin-superuser", env("LETHE_ADMIN_SUPERUSER") == "1", "give the admin token every role on every tenant, PII reads included [$LETHE_ADMIN_SUPERUSER=1]")
 	cmd.Flags().Var(intervalVar(&ckpt, time.Hour), "audit-checkpoint-interval", "how often each audit chain's head is checkpointed (0 turns it off; sweeps checkpoint too)")
+	lim.register(cmd.Flags())
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, addr string, interval, ckpt time.Duration, maxBody int64, adminToken string, superuser bool) error {
+func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, addr string, interval, ckpt time.Duration, maxBody int64, lim *serveLimits, adminToken string, superuser bool) error {
 	if interval < 0 {
 		return fmt.Errorf("%w: --sweep-interval must not be negative", errUsage)
 	}
@@ -85,6 +87,10 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		return fmt.Errorf("%w: --audit-checkpoint-interval must not be negative", errUsage)
 	}
 	metricsToken, err := mf.apiToken()
+	if err != nil {
+		return err
+	}
+	limits, err := lim.limits()
 	if err != nil {
 		return err
 	}
@@ -101,7 +107,9 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	if tok != "" {
 		fmt.Fprintf(cmd.ErrOrStderr(), "\nAdmin token (shown once; set LETHE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", tok)
 	}
-	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, MetricsToken: metricsToken, AdminSuperuser: superuser})
+	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, MetricsToken: metricsToken, AdminSuperuser: superuser,
+		Limits: limits, WriteTimeout: lim.write})
+	defer api.Close() // its failure summaries are written before the store closes
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -112,13 +120,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		return err
 	}
 	defer mln.shutdown()
-	srv := &http.Server{
-		Handler:           api,
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       60 * time.Second,
-		WriteTimeout:      10 * time.Minute, // a sweep on demand may take minutes
-		IdleTimeout:       2 * time.Minute,
-	}
+	srv := lim.server(api)
 	// Fail closed: a server whose start cannot be audited does not serve.
 	if err := o.eng.LogServer(ctx, "server.start", map[string]any{"addr": ln.Addr().String(), "admin_superuser": superuser}); err != nil {
 		ln.Close()
@@ -155,6 +157,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	stopSweeps()
 	<-sweeperDone
 	<-ckptDone
+	api.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
 	}
