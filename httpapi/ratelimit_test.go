@@ -17,7 +17,9 @@ import (
 // metric reads one sample of the server's /metrics ("name{labels}").
 func (ts *testServer) metric(sample string) float64 {
 	ts.t.Helper()
-	res, err := http.Get(ts.url + "/metrics")
+	req, _ := http.NewRequest("GET", ts.url+"/metrics", nil)
+	req.Header.Set("Authorization", "Bearer "+metricsToken)
+	res, err := http.DefaultClient.Do(req)
 	if err != nil {
 		ts.t.Fatal(err)
 	}
