@@ -3,6 +3,7 @@ package engine_test
 import (
 	"context"
 	"errors"
+	"slices"
 	"sort"
 	"testing"
 	"time"
@@ -98,7 +99,7 @@ func TestFindSubject_FollowsOnlyTheRecordsOwnPerson(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got := foundRefs(t, docs); !equalStrings(got, tt.want) {
+			if got := foundRefs(t, docs); !slices.Equal(got, tt.want) {
 				t.Errorf("found %v, want %v", got, tt.want)
 			}
 		})
@@ -118,7 +119,7 @@ func TestFindSubject_PlainAndKeptIdentifiers(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if got := foundRefs(t, docs); !equalStrings(got, []string{"security_log/sl1"}) {
+		if got := foundRefs(t, docs); !slices.Equal(got, []string{"security_log/sl1"}) {
 			t.Errorf("%v found %v", q, got)
 		}
 	}
@@ -133,24 +134,12 @@ func TestFindSubject_PlainAndKeptIdentifiers(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got := foundRefs(t, docs); !equalStrings(got, []string{"orders/A-1"}) || docs[0].State != lethe.StateAnonymized {
+	if got := foundRefs(t, docs); !slices.Equal(got, []string{"orders/A-1"}) || docs[0].State != lethe.StateAnonymized {
 		t.Errorf("customer number after anonymization found %v", got)
 	}
 	if docs, _ := e.eng.FindSubject(e.ctx, "shop", map[string]string{"email": "erika@example.com"}); len(docs) != 0 {
 		t.Errorf("the erased e-mail address still finds %v", foundRefs(t, docs))
 	}
-}
-
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // An anonymize request follows links like an erasure: the session's

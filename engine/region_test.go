@@ -2,6 +2,7 @@ package engine_test
 
 import (
 	"errors"
+	"slices"
 	"sort"
 	"testing"
 
@@ -25,17 +26,7 @@ func found(t *testing.T, eng *engine.Engine, e *testEnv, tenant, phone string) [
 	return ids
 }
 
-func same(a []string, b ...string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
+func same(a []string, b ...string) bool { return slices.Equal(a, b) }
 
 // TestTenants_PhoneRegionReadsNationalNumbers: "06 12345678" is the
 // Dutch mobile +31612345678 for a tenant in NL, and a German number for a

@@ -29,17 +29,32 @@ var errMalformed = errors.New("malformed request")
 // type, because encoding/json reports neither list indexes nor map keys
 // in its errors, and names Go types.
 func decode(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
+	body, err := readBody(r)
 	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return fmt.Errorf("%w: read body: %v", errMalformed, err)
+		return err
 	}
 	if len(bytes.TrimSpace(body)) == 0 {
 		return fmt.Errorf("%w: empty body; send a JSON object", errMalformed)
 	}
+	return decodeBody(body, v)
+}
+
+// readBody reads the whole body; a body over the limit keeps its
+// *http.MaxBytesError, so that the answer names the limit.
+func readBody(r *http.Request) ([]byte, error) {
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return nil, err
+		}
+		return nil, fmt.Errorf("%w: read body: %v", errMalformed, err)
+	}
+	return body, nil
+}
+
+// decodeBody decodes a non-empty body into v (see decode).
+func decodeBody(body []byte, v any) error {
 	var generic any
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber()

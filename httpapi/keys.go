@@ -2,9 +2,6 @@ package httpapi
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -60,19 +57,11 @@ func (s *Server) createKey(w http.ResponseWriter, r *http.Request, p engine.Prin
 // decodeOptional is decode for a body that may be left out entirely
 // (curl -X POST with no data): an empty body leaves v as it is.
 func decodeOptional(r *http.Request, v any) error {
-	body, err := io.ReadAll(r.Body)
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return err
-		}
-		return fmt.Errorf("%w: read body: %v", errMalformed, err)
+	body, err := readBody(r)
+	if err != nil || len(bytes.TrimSpace(body)) == 0 {
+		return err
 	}
-	if len(bytes.TrimSpace(body)) == 0 {
-		return nil
-	}
-	r.Body = io.NopCloser(bytes.NewReader(body))
-	return decode(r, v)
+	return decodeBody(body, v)
 }
 
 func roleNames(rs []lethe.Role) []string {
