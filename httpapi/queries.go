@@ -21,6 +21,24 @@ func (s *Server) findSubject(w http.ResponseWriter, r *http.Request, _ engine.Pr
 		}
 		ids[k] = vs[0]
 	}
+	return s.answerSubject(w, r, ids)
+}
+
+// searchSubject is findSubject with the identifiers in the body, so that
+// no personal data travels in a URL (ASVS 14.2.1): proxies and access
+// logs keep URLs, and Lethe cannot vouch for those in front of it.
+func (s *Server) searchSubject(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	var body struct {
+		Identifiers map[string]string `json:"identifiers"`
+	}
+	if err := decode(r, &body); err != nil {
+		return err
+	}
+	return s.answerSubject(w, r, body.Identifiers)
+}
+
+// answerSubject looks the identifiers up and writes the records found.
+func (s *Server) answerSubject(w http.ResponseWriter, r *http.Request, ids map[string]string) error {
 	docs, err := s.eng.FindSubject(r.Context(), r.PathValue("tenant"), ids)
 	if err != nil {
 		return err

@@ -38,6 +38,7 @@ var routeRoles = map[string][]string{
 	"GET /v1/tenants/{tenant}/collections/{collection}/records/{id}":    {"reader"},
 	"GET /v1/tenants/{tenant}/collections/{collection}/records":         {"reader"},
 	"GET /v1/tenants/{tenant}/subjects":                                 {"reader"},
+	"POST /v1/tenants/{tenant}/subjects/search":                         {"reader"},
 	"GET /v1/tenants/{tenant}/plan":                                     {"reader"},
 	"GET /v1/tenants/{tenant}/stats/{collection}":                       {"reader"},
 	"POST /v1/tenants/{tenant}/requests":                                {"requests"},

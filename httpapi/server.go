@@ -108,6 +108,7 @@ func routes() []route {
 		{"PATCH", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", writer, (*Server).patchRecord},
 		{"DELETE", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", writer, (*Server).deleteRecord},
 		{"GET", "/v1/tenants/{tenant}/subjects", reader, (*Server).findSubject},
+		{"POST", "/v1/tenants/{tenant}/subjects/search", reader, (*Server).searchSubject},
 		{"GET", "/v1/tenants/{tenant}/plan", reader, (*Server).plan},
 		{"GET", "/v1/tenants/{tenant}/stats/{collection}", reader, (*Server).stats},
 		{"POST", "/v1/sweeps", admin, (*Server).sweep},
