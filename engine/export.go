@@ -14,6 +14,7 @@ import (
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/keyring"
+	"github.com/lethe-privacy/lethe/policy"
 )
 
 // exportCollection is the associated-data collection of export chunks: it
@@ -50,6 +51,13 @@ func (r *RequestRunner) exportBatch(ctx context.Context, run *jobRun, recs []*le
 		fields, err := openFields(run.keys, rec)
 		if err != nil {
 			return fmt.Errorf("export %s/%s: %w", rec.Collection, rec.ID, err)
+		}
+		if run.reach != nil && !run.reach.owns(rec) {
+			// Someone else's record that names the subject only in a list
+			// (an additional contact person of another customer's
+			// address): the export holds the subject's own entries, not
+			// the other person's data (GDPR Art. 15(4)).
+			fields = ownItems(run, run.ts.set.Collection(rec.Collection), fields)
 		}
 		docs = append(docs, ExportDoc{Collection: rec.Collection, ID: rec.ID, Origin: rec.Origin, CreatedAt: rec.CreatedAt,
 			UpdatedAt: rec.UpdatedAt, State: rec.State, Fields: fields})
@@ -346,4 +354,29 @@ func csvValue(v any) string {
 	}
 	b, _ := json.Marshal(v)
 	return string(b)
+}
+
+// ownItems keeps, of a record that is not the subject's, only the list
+// entries that hold one of the subject's identifiers.
+func ownItems(run *jobRun, c *policy.Collection, fields map[string]any) map[string]any {
+	out := map[string]any{}
+	if c == nil {
+		return out
+	}
+	for _, f := range c.Fields {
+		items, ok := fields[f.Name].([]any)
+		if !ok {
+			continue
+		}
+		var mine []any
+		for _, raw := range items {
+			if itemMatches(run, f, raw) {
+				mine = append(mine, raw)
+			}
+		}
+		if len(mine) > 0 {
+			out[f.Name] = mine
+		}
+	}
+	return out
 }

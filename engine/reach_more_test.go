@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"sort"
 	"testing"
 	"time"
@@ -166,5 +167,31 @@ func TestRequest_AnonymizeFollowsLinks(t *testing.T) {
 	other, err := e.eng.Get(e.ctx, lethe.RecordRef{Tenant: "bot", Collection: "messages", ID: "m2"})
 	if err != nil || other.State != lethe.StateActive {
 		t.Errorf("another session's message: %v %v", other, err)
+	}
+}
+
+// An export gives the subject its own data only: from another customer's
+// address that names her as an additional contact person, just her entry
+// (GDPR Art. 15(4)).
+func TestRequest_ExportLeavesOutOtherPeoplesData(t *testing.T) {
+	e := reqFresh(t)
+	reqSeedThreePacks(e)
+	exp := e.run("t1", engine.RequestInput{Type: lethe.RequestExport, Subject: map[string]string{"email": "erika@example.com"}})
+	x, err := e.eng.OpenExport(e.ctx, "test", "t1", exp.ID, "json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf strings.Builder
+	if err := x.WriteTo(e.ctx, &buf); err != nil {
+		t.Fatal(err)
+	}
+	body := buf.String()
+	if !strings.Contains(body, `"a-max"`) || !strings.Contains(body, "erika@EXAMPLE.com") {
+		t.Fatalf("the export lacks her entry in another customer's address: %.400s", body)
+	}
+	for _, other := range []string{"Max Muster", "max@example.com", "K-2", "lisa@example.com"} {
+		if strings.Contains(body, other) {
+			t.Errorf("the export holds another person's %q", other)
+		}
 	}
 }
