@@ -159,6 +159,12 @@ func parseTimestamp(v any) (time.Time, string) {
 		if err != nil {
 			return time.Time{}, fmt.Sprintf("want an RFC 3339 timestamp like 2026-01-02T15:04:05Z (with its offset) or Unix seconds, got %s", quote(s))
 		}
+		// Stored in UTC, a time must still have a four-digit year, or
+		// the planner could not read it back and the rule would never
+		// fall due ("9999-12-31T23:59:59-01:00" is in the year 10000).
+		if y := t.UTC().Year(); y < 1 || y > 9999 {
+			return time.Time{}, "in UTC the time falls outside the years 0001 to 9999"
+		}
 		return t, ""
 	}
 	n, ok, reason := numberOf(v)
@@ -167,6 +173,9 @@ func parseTimestamp(v any) (time.Time, string) {
 	}
 	if reason == reasonOutOfRange {
 		return time.Time{}, reason
+	}
+	if js, ok := v.(json.Number); ok && !plainSeconds(string(js)) {
+		return time.Time{}, "want Unix seconds as a decimal number of at most 40 characters and an exponent of at most 20"
 	}
 	r := unixRat(v, n)
 	if r == nil || r.Cmp(new(big.Rat).SetInt64(maxUnix+1)) >= 0 {
@@ -191,6 +200,21 @@ func ParseTimestamp(v any) (time.Time, error) {
 		return time.Time{}, errors.New(reason)
 	}
 	return t.UTC(), nil
+}
+
+// plainSeconds bounds a Unix time's literal before it is read exactly:
+// big.Rat expands an exponent such as 1e-1000000 digit by digit, which
+// would let one request burn seconds of CPU.
+func plainSeconds(s string) bool {
+	if len(s) > 40 {
+		return false
+	}
+	i := strings.IndexAny(s, "eE")
+	if i < 0 {
+		return true
+	}
+	exp, err := strconv.Atoi(strings.TrimPrefix(s[i+1:], "+"))
+	return err == nil && exp >= -20 && exp <= 20
 }
 
 // unixRat is the exact value of a Unix time: from the client's digits when
