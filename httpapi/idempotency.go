@@ -25,9 +25,14 @@ import (
 // the moment (a full disk, a collection switched off, an unknown tenant
 // created since): its key is released and a retry runs anew.
 //
+// A kept answer outlives any erasure of the next 24 hours, so it holds
+// no personal data: a record create sent with a key answers ids, states
+// and plans (records.go), and the answers of a read (subjects/search) and
+// of a new key (its secret) are never kept (notKept).
+//
 // The rule lives here once: withIdempotency wraps every POST of the
-// routing table, and the OpenAPI document gets the header on every POST
-// the same way (addIdempotencyKey).
+// routing table but notKept's, and the OpenAPI document gets the header
+// on the same POSTs (addIdempotencyKey).
 
 // idempotencyHeader is the request header (draft-ietf-httpapi-idempotency-key-header).
 const idempotencyHeader = "Idempotency-Key"
@@ -35,14 +40,45 @@ const idempotencyHeader = "Idempotency-Key"
 // keptHeaders are the response headers a replay repeats.
 var keptHeaders = []string{"Content-Type", "Location"}
 
-// withIdempotency wraps the handler of every POST route.
+// notKept are the POST routes whose answers are never kept, with the
+// reason: a read repeats safely without a key (and a kept copy would
+// outlive an erasure and skip the read's audit entry), and a new API
+// key's secret is shown once and stored as a hash only. The header is
+// ignored on a read and refused on key creation, so that a client that
+// counts on it learns that a retry creates a second key.
+var notKept = map[string]struct {
+	refuse bool
+	reason string
+}{
+	"POST /v1/tenants/{tenant}/subjects/search": {false, "a read: a retry repeats it"},
+	"POST /v1/tenants/{tenant}/keys":            {true, "a new key's secret is shown once and never kept; list the tenant's keys to see whether a lost answer created one"},
+}
+
+// withIdempotency wraps the handler of every POST route but notKept's.
 func withIdempotency(rs []route) []route {
 	for i := range rs {
-		if rs[i].method == http.MethodPost {
-			rs[i].handle = idempotent(rs[i].handle)
+		if rs[i].method != http.MethodPost {
+			continue
 		}
+		if nk, ok := notKept[rs[i].method+" "+rs[i].pattern]; ok {
+			if nk.refuse {
+				rs[i].handle = refuseIdempotencyKey(rs[i].handle, nk.reason)
+			}
+			continue
+		}
+		rs[i].handle = idempotent(rs[i].handle)
 	}
 	return rs
+}
+
+// refuseIdempotencyKey answers 422 to a request that sends the header.
+func refuseIdempotencyKey(h handler, reason string) handler {
+	return func(s *Server, w http.ResponseWriter, r *http.Request, p engine.Principal) error {
+		if r.Header.Get(idempotencyHeader) != "" {
+			return &lethe.FieldError{Field: idempotencyHeader, Reason: "not taken here: " + reason}
+		}
+		return h(s, w, r, p)
+	}
 }
 
 type handler = func(s *Server, w http.ResponseWriter, r *http.Request, p engine.Principal) error
@@ -84,7 +120,7 @@ func idempotent(h handler) handler {
 			w.Write(kept.Body)
 			return nil
 		}
-		rec := &recorder{header: http.Header{}}
+		rec := &recorder{header: http.Header{}, w: w}
 		defer func() {
 			// A panic answers 500 (see wrap): the key is given up first.
 			if v := recover(); v != nil {
@@ -120,12 +156,17 @@ func idempotent(h handler) handler {
 	}
 }
 
-// recorder holds a handler's answer until it is kept.
+// recorder holds a handler's answer until it is kept. Unwrap gives the
+// real writer to http.ResponseController, so that a long handler (a sweep
+// on demand) can still lift its write deadline.
 type recorder struct {
 	header http.Header
 	status int
 	body   bytes.Buffer
+	w      http.ResponseWriter
 }
+
+func (r *recorder) Unwrap() http.ResponseWriter { return r.w }
 
 func (r *recorder) Header() http.Header { return r.header }
 
@@ -169,9 +210,12 @@ func addIdempotencyKey(doc map[string]any) {
 		"description": "Makes a retry safe: the same principal sending the same request (method, path, body) with the same key within 24 hours gets the first successful answer again (status, body and Location, with `Idempotent-Replayed: true`) instead of running it twice. The same key with another request answers 422; a retry while the first request runs answers 409. Failed requests are not kept: their retry runs anew. 1 to 255 visible ASCII characters; a UUID is a good key.",
 		"schema":      map[string]any{"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[!-~]+$"},
 	}
-	for _, item := range doc["paths"].(map[string]any) {
+	for path, item := range doc["paths"].(map[string]any) {
 		op, _ := item.(map[string]any)["post"].(map[string]any)
 		if op == nil {
+			continue
+		}
+		if _, ok := notKept["POST "+path]; ok {
 			continue
 		}
 		ps, _ := op["parameters"].([]any)

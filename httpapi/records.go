@@ -101,12 +101,22 @@ func (s *Server) createRecords(w http.ResponseWriter, r *http.Request, _ engine.
 		}
 		in = []engine.NewRecord{nr}
 	}
+	// An answer kept for a retry (Idempotency-Key) lives for 24 hours,
+	// beyond any erasure in between: it must hold no personal data.
+	kept := r.Header.Get(idempotencyHeader) != ""
+	if kept && echo {
+		return &lethe.FieldError{Field: "echo", Reason: "echo=true cannot be combined with an Idempotency-Key: an answer kept for a retry holds no personal data"}
+	}
 	docs, err := s.eng.Put(r.Context(), tenant, coll, in)
 	if err != nil {
 		return err
 	}
 	if !batch {
 		w.Header().Set("Location", fmt.Sprintf("/v1/tenants/%s/collections/%s/records/%s", tenant, coll, docs[0].ID))
+		if kept {
+			writeJSON(w, http.StatusCreated, toCreatedJSON(docs[0]))
+			return nil
+		}
 		writeJSON(w, http.StatusCreated, toRecordJSON(docs[0]))
 		return nil
 	}
@@ -120,13 +130,18 @@ func (s *Server) createRecords(w http.ResponseWriter, r *http.Request, _ engine.
 	}
 	out := make([]createdJSON, len(docs))
 	for i, d := range docs {
-		out[i] = createdJSON{ID: d.ID, State: d.State}
-		if d.Plan.Planned() {
-			out[i].Plan = &planJSON{Action: d.Plan.Action, Rule: d.Plan.Rule, DueAt: d.Plan.DueAt}
-		}
+		out[i] = toCreatedJSON(d)
 	}
 	writeJSON(w, http.StatusCreated, map[string]any{"records": out})
 	return nil
+}
+
+func toCreatedJSON(d *engine.Doc) createdJSON {
+	out := createdJSON{ID: d.ID, State: d.State}
+	if d.Plan.Planned() {
+		out.Plan = &planJSON{Action: d.Plan.Action, Rule: d.Plan.Rule, DueAt: d.Plan.DueAt}
+	}
+	return out
 }
 
 // createdJSON is one record of a batch as the answer names it: its id,
