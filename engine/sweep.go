@@ -314,9 +314,17 @@ func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) 
 			unchanged[k] = v
 		}
 	}
-	subjects, err := subjectsOf(keys, c, unchanged)
-	if err != nil {
-		return err
+	// Field by field: a kept value that no longer normalizes (a national
+	// phone number after the tenant's region changed) loses its index
+	// entry rather than stopping the sweep for every tenant.
+	var subjects []lethe.Subject
+	for name, v := range unchanged {
+		subs, err := subjectsOf(keys, c, map[string]any{name: v})
+		if err != nil {
+			e.log.Warn("anonymize: a kept identifier no longer normalizes; its index entry is dropped", "tenant", r.Tenant, "collection", r.Collection, "id", r.ID, "field", name)
+			continue
+		}
+		subjects = append(subjects, subs...)
 	}
 	r.Plain, r.Sealed, r.Subjects = plain, sealed, subjects
 	r.State = lethe.StateAnonymized
