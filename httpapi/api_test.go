@@ -28,6 +28,7 @@ type testServer struct {
 	dir   string
 	store *sqlite.Store
 	eng   *engine.Engine
+	api   *httpapi.Server
 	now   *time.Time
 }
 
@@ -88,7 +89,7 @@ func newServerWith(t *testing.T, cfg httpapi.Config) *testServer {
 		eng.Close()
 		st.Close()
 	})
-	ts.url, ts.store, ts.eng = srv.URL, st, eng
+	ts.url, ts.store, ts.eng, ts.api = srv.URL, st, eng, api
 	return ts
 }
 

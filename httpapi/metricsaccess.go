@@ -42,6 +42,17 @@ func (s *Server) metricsWithToken(token string) http.Handler {
 	want := sha256.Sum256([]byte(token))
 	next := s.metrics.handler()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// The same limits as every other route: an address over its rate,
+		// or one that failed too often, is refused before the comparison,
+		// so that the token cannot be guessed at the server's full speed.
+		if err := s.limits.allowAddr(clientIP(r)); err != nil {
+			writeProblem(w, problemFor(err, s.log, r))
+			return
+		}
+		if err := s.limits.authBlocked(clientIP(r)); err != nil {
+			writeProblem(w, problemFor(err, s.log, r))
+			return
+		}
 		tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		got := sha256.Sum256([]byte(strings.TrimSpace(tok)))
 		if !ok || subtle.ConstantTimeCompare(got[:], want[:]) != 1 {

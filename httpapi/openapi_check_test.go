@@ -174,7 +174,7 @@ func (c *responseChecker) check(r *http.Request, status int, header http.Header,
 		// No route: the catch-all 404, a 405, and nothing else; /metrics
 		// (outside the document) refuses a missing or wrong metrics token
 		// with a 401 as well.
-		metricsRefused := r.URL.Path == "/metrics" && status == http.StatusUnauthorized
+		metricsRefused := r.URL.Path == "/metrics" && (status == http.StatusUnauthorized || status == http.StatusTooManyRequests)
 		if status != http.StatusNotFound && status != http.StatusMethodNotAllowed && !metricsRefused {
 			return fail("a path outside the route table answered other than 404 or 405")
 		}

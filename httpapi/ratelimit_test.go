@@ -2,7 +2,6 @@ package httpapi_test
 
 import (
 	"context"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -14,17 +13,14 @@ import (
 	"github.com/lethe-privacy/lethe/httpapi"
 )
 
-// metric reads one sample of the server's /metrics ("name{labels}").
+// metric reads one sample of the server's metrics ("name{labels}") from
+// its own metrics handler, as the separate listener serves them: the
+// test's address may itself be refused by the limits under test.
 func (ts *testServer) metric(sample string) float64 {
 	ts.t.Helper()
-	req, _ := http.NewRequest("GET", ts.url+"/metrics", nil)
-	req.Header.Set("Authorization", "Bearer "+metricsToken)
-	res, err := http.DefaultClient.Do(req)
-	if err != nil {
-		ts.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
+	rec := httptest.NewRecorder()
+	ts.api.MetricsHandler().ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	b := rec.Body.Bytes()
 	m := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(sample) + ` (\S+)$`).FindSubmatch(b)
 	if m == nil {
 		ts.t.Fatalf("no sample %s in /metrics", sample)
@@ -189,5 +185,18 @@ func TestAuthFailures_CloseWritesTheRunningWindowsSummary(t *testing.T) {
 	}
 	if got := ts.securityLog("auth.failure"); len(got) != 1 {
 		t.Fatalf("%d auth.failure entries, want 1", len(got))
+	}
+}
+
+// The metrics token is guarded like every credential: after the failures
+// of a window the address is refused before the token is compared, even
+// the right one.
+func TestAuthFailures_CoverTheMetricsToken(t *testing.T) {
+	ts := newServerWith(t, httpapi.Config{Limits: httpapi.Limits{AuthFailures: 3, AuthWindow: time.Minute}})
+	for range 3 {
+		ts.must(401, ts.do("wrong-metrics-token-0000", "GET", "/metrics", nil))
+	}
+	if r := ts.do(metricsToken, "GET", "/metrics", nil); r.status != 429 {
+		t.Fatalf("the right token after 3 failures: %d, want 429", r.status)
 	}
 }
