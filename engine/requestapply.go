@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"errors"
 	"reflect"
 	"sort"
 
@@ -35,6 +36,16 @@ func (r *RequestRunner) applyBatch(ctx context.Context, run *jobRun, recs []*let
 		}
 		if run.reach != nil && !run.reach.owns(rec) {
 			upd, fields, err := r.redact(run, c, s, rec)
+			if errors.Is(err, lethe.ErrCrypto) || errors.Is(err, lethe.ErrInvalid) {
+				// Another person's record that cannot be rewritten (a
+				// sealed value that does not open, an old identifier that
+				// no longer normalizes) must not stop the subject's
+				// request: it is left as it is, counted and logged.
+				e.log.Warn("request: another person's record naming the subject could not be redacted; left as it is",
+					"tenant", rec.Tenant, "collection", rec.Collection, "id", rec.ID, "err", err)
+				run.res.add(rec.Collection, countUnchanged)
+				continue
+			}
 			if err != nil {
 				return err
 			}
