@@ -195,3 +195,29 @@ func TestRequest_ExportLeavesOutOtherPeoplesData(t *testing.T) {
 		}
 	}
 }
+
+// A third party's record that names the subject only in a list and cannot
+// be rewritten (here a sealed value that no longer opens) is left as it
+// is: the subject's own records are erased all the same.
+func TestRequest_UnreadableThirdPartyRecordDoesNotStopTheErasure(t *testing.T) {
+	e := reqFresh(t)
+	reqSeedThreePacks(e)
+	ref := lethe.RecordRef{Tenant: "t1", Collection: "addresses", ID: "a-max"}
+	rec, err := e.store.Record(e.ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, env := range rec.Sealed {
+		env[len(env)-1] ^= 1 // the envelope no longer opens
+		rec.Sealed[name] = env
+		break
+	}
+	if err := e.store.UpdateRecord(e.ctx, rec); err != nil {
+		t.Fatal(err)
+	}
+	job := e.run("t1", engine.RequestInput{Type: lethe.RequestErase, Subject: map[string]string{"email": "erika@example.com"}})
+	counts := engine.RequestCounts(job)
+	if counts["addresses"]["unchanged"] != 1 || counts["orders"]["delete"] != 1 || counts["marketing_consents"]["delete"] != 1 {
+		t.Fatalf("counts %v", counts)
+	}
+}
