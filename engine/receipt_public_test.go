@@ -2,10 +2,12 @@ package engine_test
 
 import (
 	"bytes"
+	"crypto/ed25519"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/lethe-privacy/lethe"
@@ -162,5 +164,69 @@ func TestVerifyReceipt_OldHMACReceiptStillVerifies(t *testing.T) {
 	_, err = engine.VerifyReceiptPublic(old, set, "t1")
 	if !errors.Is(err, engine.ErrReceiptInvalid) || !strings.Contains(err.Error(), "data folder") {
 		t.Fatalf("public check of an HMAC receipt: %v", err)
+	}
+}
+
+// Two instances on one real database (two stores, two keyrings) that sign
+// a tenant's first receipts at once end with one signing key in the
+// database, the one every signature verifies with.
+func TestSignReceipt_TwoInstancesOnOneDatabaseShareOneKey(t *testing.T) {
+	e := reqFresh(t)
+	if _, err := e.eng.CreateTenant(e.ctx, "admin", "t1", []string{"chatbot"}); err != nil {
+		t.Fatal(err)
+	}
+	kek, err := keyring.NewFileKEK(e.master)
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := openStoreAt(e.ctx, e.path, e.clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	rings := []*keyring.Keyring{keyring.New(e.store, kek), keyring.New(second, kek)}
+	const n = 8
+	kids := make([]string, n)
+	sigs := make([][]byte, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			tk, err := rings[i%2].Tenant(e.ctx, "t1")
+			if err == nil {
+				kids[i], sigs[i], err = tk.SignReceipt(e.ctx, []byte("m"))
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	stored, err := e.store.Keys(e.ctx, "t1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	signing := 0
+	for _, w := range stored {
+		if w.Purpose == lethe.KeySigning {
+			signing++
+		}
+	}
+	if signing != 1 {
+		t.Fatalf("database holds %d signing keys, want 1", signing)
+	}
+	set, err := e.eng.ReceiptKeys(e.ctx, "t1")
+	if err != nil || len(set.Keys) != 1 {
+		t.Fatalf("published %+v, %v; want one key", set, err)
+	}
+	pub, err := set.Key(set.Keys[0].Kid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("signer %d: %v", i, errs[i])
+		}
+		if kids[i] != set.Keys[0].Kid || !ed25519.Verify(pub, []byte("m"), sigs[i]) {
+			t.Fatalf("signer %d used kid %s, not the published %s", i, kids[i], set.Keys[0].Kid)
+		}
 	}
 }
