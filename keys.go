@@ -15,6 +15,10 @@ const (
 	KeyData    KeyPurpose = "data"    // AES-256-GCM data key (DEK) for PII fields
 	KeyIndex   KeyPurpose = "index"   // HMAC-SHA256 blind-index key
 	KeyReceipt KeyPurpose = "receipt" // HMAC key that signs request receipts
+	// KeySigning is the 32-byte Ed25519 seed that signs request receipts
+	// since format version 2, so that anyone holding the published public
+	// key can verify them, not only the holder of the master key.
+	KeySigning KeyPurpose = "signing"
 )
 
 // WrappedKey is a tenant key as the database holds it: only ever wrapped

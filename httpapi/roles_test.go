@@ -20,6 +20,7 @@ var routeRoles = map[string][]string{
 	"GET /healthz":                                                      nil,
 	"GET /readyz":                                                       nil,
 	"GET /v1/openapi.json":                                              nil,
+	"GET /v1/receipt-keys":                                              nil,
 	"POST /v1/tenants":                                                  {"admin*"},
 	"GET /v1/tenants":                                                   {"admin*"},
 	"POST /v1/sweeps":                                                   {"admin*"},

@@ -89,7 +89,7 @@ type route struct {
 
 // routes is the routing table. Resource files with routes of their own add
 // them here (requestRoutes in requests.go, logRoutes in logs.go,
-// keyRoutes in keys.go).
+// keyRoutes in keys.go, receiptRoutes in receipts.go).
 func routes() []route {
 	rs := []route{
 		{"GET", "/healthz", public, (*Server).healthz},
@@ -117,6 +117,7 @@ func routes() []route {
 	rs = append(rs, logRoutes()...)
 	rs = append(rs, keyRoutes()...)
 	rs = append(rs, listingRoutes()...)
+	rs = append(rs, receiptRoutes()...)
 	return withIdempotency(rs)
 }
 

@@ -35,6 +35,8 @@ const TenantKeySize = 32
 const DefaultMaxSealsPerKey = 1 << 30
 
 // purposes lists the keys every tenant has, in the order they are created.
+// The signing key is not among them: tenants made before it existed get it
+// on first use (TenantKeys.SignReceipt), and new tenants take the same path.
 var purposes = [...]lethe.KeyPurpose{lethe.KeyData, lethe.KeyIndex, lethe.KeyReceipt}
 
 // Keyring creates, loads, caches and rotates tenant keys. It unwraps each
@@ -226,7 +228,7 @@ func (k *Keyring) load(ctx context.Context, tenant string) (*TenantKeys, error) 
 	var indexV, receiptV uint32
 	for _, w := range wrapped {
 		switch w.Purpose {
-		case lethe.KeyData, lethe.KeyIndex, lethe.KeyReceipt:
+		case lethe.KeyData, lethe.KeyIndex, lethe.KeyReceipt, lethe.KeySigning:
 		default:
 			continue // a purpose of a later version of Lethe: not ours to use
 		}
@@ -260,6 +262,8 @@ func (k *Keyring) load(ctx context.Context, tenant string) (*TenantKeys, error) 
 			if !w.Retired && w.Version >= receiptV {
 				t.receipt, receiptV = secret, w.Version
 			}
+		case lethe.KeySigning:
+			t.addSigningKey(w.Version, secret, w.Retired)
 		}
 	}
 	switch {

@@ -3,6 +3,7 @@ package keyring
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"testing"
@@ -253,12 +254,16 @@ func TestStore_NeverHoldsRawTenantKeys(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	kid, sig, err := tk.SignReceipt(ctx, []byte("receipt"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	kek := testKEK(t, 1)
 	all := store.all()
-	if len(all) != 7 {
-		t.Fatalf("store holds %d keys, want 7 (3 per tenant and one rotation)", len(all))
+	if len(all) != 8 {
+		t.Fatalf("store holds %d keys, want 8 (3 per tenant, one rotation, one signing key)", len(all))
 	}
-	var usedData, usedIndex bool
+	var usedData, usedIndex, usedSigning bool
 	for _, w := range all {
 		raw, err := kek.Unwrap(ctx, w.Wrapped, w.KEKID)
 		if err != nil {
@@ -289,13 +294,29 @@ func TestStore_NeverHoldsRawTenantKeys(t *testing.T) {
 			if got, _ := other.BlindIndex(KindEmail, "a@b.de"); bytes.Equal(got, idx) {
 				usedIndex = true
 			}
+		case lethe.KeySigning:
+			// The seed is checked above; the expanded private key and the
+			// public key (whose bytes a careless store might keep beside
+			// it) are checked here.
+			priv := ed25519.NewKeyFromSeed(raw)
+			for _, other := range all {
+				for i := 0; i+8 <= len(priv); i++ {
+					if bytes.Contains(other.Wrapped, priv[i:i+8]) {
+						t.Fatalf("stored %s/%s/v%d contains bytes %d..%d of the signing key", other.Tenant, other.Purpose, other.Version, i, i+8)
+					}
+				}
+			}
+			pub := priv.Public().(ed25519.PublicKey)
+			if PublicJWK(pub).Kid == kid && ed25519.Verify(pub, []byte("receipt"), sig) {
+				usedSigning = true
+			}
 		}
 		if w.KEKID != kek.ID() || !w.Created.Equal(fixedNow) {
 			t.Errorf("key %s/v%d: kek id %q, created %v", w.Purpose, w.Version, w.KEKID, w.Created)
 		}
 	}
-	if !usedData || !usedIndex {
-		t.Fatalf("the unwrapped keys are not the ones in use (data %v, index %v)", usedData, usedIndex)
+	if !usedData || !usedIndex || !usedSigning {
+		t.Fatalf("the unwrapped keys are not the ones in use (data %v, index %v, signing %v)", usedData, usedIndex, usedSigning)
 	}
 }
 

@@ -29,6 +29,12 @@ type TenantKeys struct {
 	index   []byte
 	receipt []byte
 
+	// signMu guards the Ed25519 signing keys (signing.go), apart from mu
+	// so that creating one never waits on seals.
+	signMu     sync.Mutex
+	signing    map[uint32]*signingKey
+	signingCur uint32 // newest non-retired signing key version; 0 when none
+
 	mu      sync.RWMutex
 	data    map[uint32]*dataKey
 	current uint32 // newest non-retired data key version; 0 when none

@@ -300,26 +300,43 @@ func writeOut(cmd *cobra.Command, path string, fn func(io.Writer) error) error {
 }
 
 func requestVerifyCmd(env envFunc) *cobra.Command {
-	var df dataFlags
+	var (
+		df        dataFlags
+		publicKey string
+	)
 	cmd := &cobra.Command{
-		Use:   "verify RECEIPT-FILE --data DIR",
-		Short: "Verify a request receipt against its tenant's receipt key",
+		Use:   "verify RECEIPT-FILE (--public-key FILE|URL | --data DIR)",
+		Short: "Verify a request receipt with its tenant's public key or the data",
 		Long: `Verify a receipt written by "lethe request receipt" or downloaded from the
 API. Prints "valid" and exits 0 when its signature matches; exits non-zero
 with the reason when the receipt was altered, truncated or is not from
-this data.`,
+this data.
+
+With --public-key, nothing but the receipt and the tenant's public keys is
+needed: a JWKS file (saved from GET /v1/receipt-keys?tenant=T) or that
+URL itself (the receipt's tenant is added when the URL names none). No
+data folder, no master key. Receipts made before Ed25519 signing (alg
+HMAC-SHA256) verify only with --data.`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			b, err := os.ReadFile(args[0])
 			if err != nil {
 				return err
 			}
-			o, err := df.open(cmd.Context(), false, quietLog(cmd))
-			if err != nil {
-				return err
+			var rc *engine.Receipt
+			if publicKey != "" {
+				if cmd.Flags().Changed("data") {
+					return fmt.Errorf("use --public-key or --data, not both: %w", lethe.ErrInvalid)
+				}
+				rc, err = verifyWithPublicKey(cmd.Context(), b, publicKey)
+			} else {
+				var o *opened
+				if o, err = df.open(cmd.Context(), false, quietLog(cmd)); err != nil {
+					return err
+				}
+				defer o.Close()
+				rc, err = o.eng.VerifyReceipt(cmd.Context(), b)
 			}
-			defer o.Close()
-			rc, err := o.eng.VerifyReceipt(cmd.Context(), b)
 			if err != nil {
 				if errors.Is(err, engine.ErrReceiptInvalid) {
 					return fmt.Errorf("%s: %w", args[0], err)
@@ -331,7 +348,20 @@ this data.`,
 		},
 	}
 	df.register(cmd, env)
+	cmd.Flags().StringVar(&publicKey, "public-key", "", "verify with the tenant's public keys alone: a JWKS file, or the URL of a server's /v1/receipt-keys")
 	return cmd
+}
+
+func verifyWithPublicKey(ctx context.Context, receipt []byte, src string) (*engine.Receipt, error) {
+	tenant, err := engine.ReceiptTenant(receipt)
+	if err != nil {
+		return nil, err
+	}
+	set, err := loadKeySet(ctx, src, tenant)
+	if err != nil {
+		return nil, err
+	}
+	return engine.VerifyReceiptPublic(receipt, set, tenant)
 }
 
 // startRequestRunner runs request jobs in the background until the
