@@ -113,3 +113,24 @@ func roleNames() string {
 	}
 	return b.String()
 }
+
+// EncodeRoles and DecodeRoles are how every store keeps a key's roles: one
+// comma-separated column of a handful of fixed words, never searched by.
+func EncodeRoles(rs []Role) string {
+	parts := make([]string, len(rs))
+	for i, r := range rs {
+		parts[i] = string(r)
+	}
+	return strings.Join(parts, ",")
+}
+
+// DecodeRoles reads EncodeRoles' form; empty parts are skipped.
+func DecodeRoles(s string) []Role {
+	var out []Role
+	for _, p := range strings.Split(s, ",") {
+		if p != "" {
+			out = append(out, Role(p))
+		}
+	}
+	return out
+}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -214,7 +213,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *lethe.APIKey) error {
 		return err
 	}
 	_, err = db.Exec(ctx, "INSERT INTO api_keys (prefix, tenant, hash, created_at, revoked, roles) VALUES ($1, $2, $3, $4, $5, $6)",
-		k.Prefix, k.Tenant, k.Hash, ms(s.orNow(k.CreatedAt)), k.Revoked, rolesText(k.Roles))
+		k.Prefix, k.Tenant, k.Hash, ms(s.orNow(k.CreatedAt)), k.Revoked, lethe.EncodeRoles(k.Roles))
 	if err != nil {
 		return fmt.Errorf("create api key %s: %w", k.Prefix, mapErr(err))
 	}
@@ -239,7 +238,7 @@ func (s *Store) APIKey(ctx context.Context, prefix string) (*lethe.APIKey, error
 	if err != nil {
 		return nil, fmt.Errorf("api key %s: %w", prefix, mapErr(err))
 	}
-	k.CreatedAt, k.Roles = k.CreatedAt.UTC(), rolesOf(roles)
+	k.CreatedAt, k.Roles = k.CreatedAt.UTC(), lethe.DecodeRoles(roles)
 	return &k, nil
 }
 
@@ -262,33 +261,13 @@ func (s *Store) APIKeys(ctx context.Context, tenant string) ([]*lethe.APIKey, er
 		if err := row.Scan(&k.Prefix, &k.Tenant, &k.Hash, &k.CreatedAt, &k.Revoked, &roles); err != nil {
 			return nil, err
 		}
-		k.CreatedAt, k.Roles = k.CreatedAt.UTC(), rolesOf(roles)
+		k.CreatedAt, k.Roles = k.CreatedAt.UTC(), lethe.DecodeRoles(roles)
 		return &k, nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
 	}
 	return out, nil
-}
-
-// rolesText and rolesOf store a key's roles as one comma-separated
-// column: a handful of fixed words, never searched by.
-func rolesText(rs []lethe.Role) string {
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = string(r)
-	}
-	return strings.Join(parts, ",")
-}
-
-func rolesOf(s string) []lethe.Role {
-	var out []lethe.Role
-	for _, p := range strings.Split(s, ",") {
-		if p != "" {
-			out = append(out, lethe.Role(p))
-		}
-	}
-	return out
 }
 
 // RevokeAPIKey marks a tenant's key revoked; lethe.ErrNotFound when the

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -237,7 +236,7 @@ func (s *Store) CreateAPIKey(ctx context.Context, k *lethe.APIKey) error {
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx,
 			"INSERT INTO api_keys (prefix, tenant, hash, created_at, revoked, roles) VALUES (?, ?, ?, ?, ?, ?)",
-			k.Prefix, k.Tenant, k.Hash, millis(s.orNow(k.CreatedAt)), k.Revoked, rolesText(k.Roles))
+			k.Prefix, k.Tenant, k.Hash, millis(s.orNow(k.CreatedAt)), k.Revoked, lethe.EncodeRoles(k.Roles))
 		return err
 	})
 	if err != nil {
@@ -264,7 +263,7 @@ func (s *Store) APIKey(ctx context.Context, prefix string) (*lethe.APIKey, error
 	if err != nil {
 		return nil, fmt.Errorf("api key %s: %w", prefix, mapErr(err))
 	}
-	k.CreatedAt, k.Roles = fromMillis(at), rolesOf(roles)
+	k.CreatedAt, k.Roles = fromMillis(at), lethe.DecodeRoles(roles)
 	return &k, nil
 }
 
@@ -285,33 +284,13 @@ func (s *Store) APIKeys(ctx context.Context, tenant string) ([]*lethe.APIKey, er
 		if err := rows.Scan(&k.Prefix, &k.Tenant, &k.Hash, &at, &k.Revoked, &roles); err != nil {
 			return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
 		}
-		k.CreatedAt, k.Roles = fromMillis(at), rolesOf(roles)
+		k.CreatedAt, k.Roles = fromMillis(at), lethe.DecodeRoles(roles)
 		out = append(out, &k)
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("api keys of %s: %w", tenant, mapErr(err))
 	}
 	return out, nil
-}
-
-// rolesText and rolesOf store a key's roles as one comma-separated
-// column: a handful of fixed words, never searched by.
-func rolesText(rs []lethe.Role) string {
-	parts := make([]string, len(rs))
-	for i, r := range rs {
-		parts[i] = string(r)
-	}
-	return strings.Join(parts, ",")
-}
-
-func rolesOf(s string) []lethe.Role {
-	var out []lethe.Role
-	for _, p := range strings.Split(s, ",") {
-		if p != "" {
-			out = append(out, lethe.Role(p))
-		}
-	}
-	return out
 }
 
 // RevokeAPIKey marks a tenant's key revoked; lethe.ErrNotFound when the
