@@ -30,9 +30,11 @@ type Commit func(ctx context.Context, entries []*lethe.AuditEntry) error
 type Batcher[T any] struct {
 	commit   func(context.Context, []T) error
 	check    func(T) error // nil: every item is accepted
+	weight   func(T) int   // nil: each item counts 1 toward maxBatch
 	maxBatch int
 	yield    bool
 	delay    time.Duration
+	linger   time.Duration // BatchOptions.SubmitDelay
 
 	mu     sync.RWMutex // guards closed against sends on calls
 	closed bool
@@ -44,6 +46,11 @@ type Batcher[T any] struct {
 
 	commits atomic.Int64 // transactions run, retries included
 	items   atomic.Int64 // items committed
+
+	// submitFailed is set when a commit of submitted items failed and
+	// cleared by the next commit that succeeds: while it is set, Submit
+	// refuses, so that callers wait for (and see) the outcome again.
+	submitFailed atomic.Bool
 }
 
 // Appender group-commits audit entries.
@@ -64,8 +71,9 @@ func (b *Batcher[T]) Stats() Stats {
 }
 
 type call[T any] struct {
-	items []T
-	err   chan error
+	items     []T
+	err       chan error // buffered: the loop never blocks on an answer
+	submitted bool       // handed over by Submit: nobody waits for err
 }
 
 // BatchOptions shape a batcher's commits.
@@ -84,19 +92,34 @@ type BatchOptions struct {
 	// announced by Expect that have not arrived yet.
 	Yield bool
 	Delay time.Duration
+	// SubmitDelay is how long a batch of submitted items alone (Submit:
+	// nobody waits for them) keeps gathering before it commits. Waiting
+	// costs no caller anything there, and every commit it saves frees
+	// the writer for the callers that do wait. A caller that waits ends
+	// the lingering at once. 0: no lingering.
+	SubmitDelay time.Duration
 }
 
 // NewBatcher starts a batcher that hands its batches to commit. Close
 // stops it.
 func NewBatcher[T any](commit func(context.Context, []T) error, opts BatchOptions) *Batcher[T] {
-	return newBatcher(commit, nil, opts)
+	return newBatcher(commit, nil, opts).start()
+}
+
+// NewWeightedBatcher is NewBatcher for items of different sizes: weight
+// tells how much of MaxBatch an item takes (a call of 1,000 records weighs
+// 1,000), so that one commit stays short whatever the items hold.
+func NewWeightedBatcher[T any](commit func(context.Context, []T) error, weight func(T) int, opts BatchOptions) *Batcher[T] {
+	b := newBatcher(commit, nil, opts)
+	b.weight = weight
+	return b.start()
 }
 
 // NewAppender starts a batcher of audit entries that checks each entry
 // before it joins a batch, so that a malformed one fails its own caller
 // only.
 func NewAppender(commit Commit, opts BatchOptions) *Appender {
-	return newBatcher(commit, checkEntry, opts)
+	return newBatcher(commit, checkEntry, opts).start()
 }
 
 func checkEntry(e *lethe.AuditEntry) error {
@@ -110,8 +133,13 @@ func newBatcher[T any](commit func(context.Context, []T) error, check func(T) er
 	if opts.MaxBatch <= 0 {
 		opts.MaxBatch = 1000
 	}
-	b := &Batcher[T]{commit: commit, check: check, maxBatch: opts.MaxBatch, yield: opts.Yield, delay: opts.Delay,
+	b := &Batcher[T]{commit: commit, check: check, maxBatch: opts.MaxBatch, yield: opts.Yield, delay: opts.Delay, linger: opts.SubmitDelay,
 		calls: make(chan *call[T], 4096), done: make(chan struct{}), wake: make(chan struct{}, 1)}
+	return b
+}
+
+// start runs the batcher's loop; every constructor calls it last.
+func (b *Batcher[T]) start() *Batcher[T] {
 	go b.loop()
 	return b
 }
@@ -147,6 +175,70 @@ func (b *Batcher[T]) Append(ctx context.Context, items ...T) error {
 	select {
 	case err := <-c.err:
 		return err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// Submit hands items over without waiting for their commit, and reports
+// whether it did. It refuses (false) after Close, and while the last
+// commit of submitted items failed and none has succeeded since: the
+// caller then appends with Append, waits, and gets the error. So a
+// failing store stops a submitter at its next item, one batch late at
+// most, rather than never.
+//
+// Submit is for entries whose durability is lazy anyway (a commit that
+// does not wait for the disk can be lost to a power cut): not waiting for
+// the commit itself loses nothing more, and saves the caller a commit's
+// latency. Sync waits for what was submitted.
+func (b *Batcher[T]) Submit(items ...T) bool {
+	if len(items) == 0 {
+		return true
+	}
+	if b.submitFailed.Load() {
+		return false
+	}
+	if b.check != nil {
+		for _, it := range items {
+			if b.check(it) != nil {
+				return false
+			}
+		}
+	}
+	c := &call[T]{items: items, err: make(chan error, 1), submitted: true}
+	b.mu.RLock()
+	defer b.mu.RUnlock()
+	if b.closed {
+		return false
+	}
+	select {
+	case b.calls <- c:
+		return true
+	default: // the queue is full: let the caller wait instead
+		return false
+	}
+}
+
+// Sync returns once every item submitted or appended before it has been
+// committed (or has failed), so that a reader of the log sees its own
+// submitted entries.
+func (b *Batcher[T]) Sync(ctx context.Context) error {
+	c := &call[T]{err: make(chan error, 1)}
+	b.mu.RLock()
+	if b.closed {
+		b.mu.RUnlock()
+		return nil // Close committed everything
+	}
+	select {
+	case b.calls <- c:
+	case <-ctx.Done():
+		b.mu.RUnlock()
+		return ctx.Err()
+	}
+	b.mu.RUnlock()
+	select {
+	case <-c.err:
+		return nil
 	case <-ctx.Done():
 		return ctx.Err()
 	}
@@ -191,7 +283,9 @@ func (b *Batcher[T]) loop() {
 	wait := time.NewTimer(time.Hour)
 	wait.Stop()
 	for first := range b.calls {
-		g := gathering[T]{batch: []*call[T]{first}, n: len(first.items), more: true}
+		g := gathering[T]{weight: b.weight, more: true}
+		g.add(first, true)
+		b.lingerSubmitted(&g, wait)
 		start := time.Now()
 		for idle := 0; g.more; {
 			before := len(g.batch)
@@ -225,16 +319,38 @@ func (b *Batcher[T]) loop() {
 			}
 			runtime.Gosched()
 		}
-		b.run(g.batch, g.n)
+		b.run(g.batch)
+	}
+}
+
+// lingerSubmitted gathers for up to b.linger while the batch holds only
+// submitted calls, which nobody waits for.
+func (b *Batcher[T]) lingerSubmitted(g *gathering[T], wait *time.Timer) {
+	if b.linger <= 0 || !g.onlySubmitted() {
+		return
+	}
+	wait.Reset(b.linger)
+	defer wait.Stop()
+	for g.more && g.n < b.maxBatch && g.onlySubmitted() {
+		select {
+		case c, ok := <-b.calls:
+			g.add(c, ok)
+		case <-wait.C:
+			return
+		}
 	}
 }
 
 // gathering is a batch being gathered.
 type gathering[T any] struct {
-	batch []*call[T]
-	n     int  // items in batch
-	more  bool // whether to gather more
+	batch  []*call[T]
+	n      int         // weight of the items in batch
+	more   bool        // whether to gather more
+	weight func(T) int // nil: 1 per item
+	waited bool        // a call in batch has a caller waiting for it
 }
+
+func (g *gathering[T]) onlySubmitted() bool { return !g.waited }
 
 // add adds a call received from the channel (ok false: it was closed).
 func (g *gathering[T]) add(c *call[T], ok bool) {
@@ -243,7 +359,14 @@ func (g *gathering[T]) add(c *call[T], ok bool) {
 		return
 	}
 	g.batch = append(g.batch, c)
-	g.n += len(c.items)
+	g.waited = g.waited || !c.submitted
+	if g.weight == nil {
+		g.n += len(c.items)
+		return
+	}
+	for _, it := range c.items {
+		g.n += g.weight(it)
+	}
 }
 
 // gather takes the calls that wait already, up to maxBatch items.
@@ -261,30 +384,53 @@ func (b *Batcher[T]) gather(g *gathering[T]) {
 // run commits a batch. Should the shared transaction fail, each call is
 // retried alone, so that one caller's problem is not reported to the
 // others.
-func (b *Batcher[T]) run(batch []*call[T], n int) {
+func (b *Batcher[T]) run(batch []*call[T]) {
+	n := 0
+	for _, c := range batch {
+		n += len(c.items)
+	}
 	all := make([]T, 0, n)
 	for _, c := range batch {
 		all = append(all, c.items...)
 	}
 	// The commit outlives any one caller's context: the other callers in
 	// the batch are waiting for it.
-	err := b.commitCounted(all)
+	var err error
+	if len(all) > 0 { // a batch of Sync markers alone commits nothing
+		err = b.commitCounted(all)
+	}
 	if err == nil || len(batch) == 1 {
 		for _, c := range batch {
-			c.err <- err
+			b.answer(c, err)
 		}
 		return
 	}
 	for _, c := range batch {
-		c.err <- b.commitCounted(c.items)
+		var cerr error
+		if len(c.items) > 0 {
+			cerr = b.commitCounted(c.items)
+		}
+		b.answer(c, cerr)
 	}
 }
 
+// answer tells a call its outcome, and keeps track of failed submissions.
+func (b *Batcher[T]) answer(c *call[T], err error) {
+	if c.submitted && err != nil {
+		b.submitFailed.Store(true)
+	}
+	c.err <- err
+}
+
 func (b *Batcher[T]) commitCounted(items []T) error {
+	if len(items) == 0 {
+		return nil
+	}
 	b.commits.Add(1)
 	err := b.commit(context.Background(), items)
 	if err == nil {
 		b.items.Add(int64(len(items)))
+		b.submitFailed.Store(false)
 	}
 	return err
 }

@@ -36,6 +36,11 @@ const maxFutureSkew = 5 * time.Minute
 // Put stores new records of one collection, all or nothing: PII sealed,
 // subjects blind-indexed, retention planned.
 func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRecord) ([]*Doc, error) {
+	t, _ := ctx.Value(putTicketKey{}).(*putTicket)
+	if t == nil {
+		t = e.announcePut()
+		defer t.abandon()
+	}
 	_, c, err := e.collection(ctx, tenant, collection)
 	if err != nil {
 		return nil, err
@@ -78,10 +83,41 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 	if err := invalid.err(); err != nil {
 		return nil, err
 	}
+	t.arrive()
 	if err := e.store.InsertRecords(ctx, recs); err != nil {
 		return nil, err
 	}
 	return docs, nil
+}
+
+// insertAnnouncer is a store whose group commit can wait for inserts on
+// their way (the SQLite store; see sqlite.Store.ExpectInsert).
+type insertAnnouncer interface {
+	ExpectInsert() (arrive, abandon func())
+}
+
+// putTicket is a Put announced to the store's group commit.
+type putTicket struct{ arrive, abandon func() }
+
+type putTicketKey struct{}
+
+func (e *Engine) announcePut() *putTicket {
+	if a, ok := e.store.(insertAnnouncer); ok {
+		arrive, abandon := a.ExpectInsert()
+		return &putTicket{arrive, abandon}
+	}
+	return &putTicket{func() {}, func() {}}
+}
+
+// AnnouncePut tells the store's group commit that a Put with ctx is on
+// its way, before its caller has even read the records (an HTTP body):
+// a commit about to run then waits for it, briefly, so that concurrent
+// creates share one fsync. Put arrives with the returned context; the
+// caller defers abandon, which withdraws the announcement should Put not
+// be called or fail before it reaches the store.
+func (e *Engine) AnnouncePut(ctx context.Context) (_ context.Context, abandon func()) {
+	t := e.announcePut()
+	return context.WithValue(ctx, putTicketKey{}, t), t.abandon
 }
 
 // newRecord checks a client's record and reports every invalid part at

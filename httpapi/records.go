@@ -66,6 +66,11 @@ const maxBatch = 10000
 // with each record's id, state and plan (the records themselves with
 // ?echo=true).
 func (s *Server) createRecords(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	// Announced before the body is read, so that a group commit about
+	// to run waits for this create rather than leave it the next one.
+	ctx, abandon := s.eng.AnnouncePut(r.Context())
+	defer abandon()
+	r = r.WithContext(ctx)
 	tenant, coll := r.PathValue("tenant"), r.PathValue("collection")
 	echo, err := echoParam(r)
 	if err != nil {

@@ -3,29 +3,55 @@ package sqlite
 import (
 	"context"
 	"fmt"
+	"sync"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/audit"
 )
 
 // Group commit. Every fsync of a synchronous=FULL commit costs milliseconds;
 // fifty HTTP clients inserting one record each would pay fifty of them in a
-// row. Instead, callers hand their batch to one goroutine (commitLoop) that
-// takes every call waiting, runs them in one transaction with a SAVEPOINT
-// per call, commits once and answers each caller. A call that fails (a
-// duplicate id, say) is rolled back to its savepoint and gets its own error;
-// the others commit.
+// row. Instead, callers hand their batch to the store's batcher
+// (audit.Batcher, the same mechanism that group-commits audit entries),
+// which gathers the calls waiting and the ones on their way, runs them in
+// one transaction with a SAVEPOINT per call, commits once and answers each
+// caller. A call that fails (a duplicate id, say) is rolled back to its
+// savepoint and gets its own error; the others commit.
 
 // maxGroupRecords caps the records of one group transaction, so that one
 // commit stays short and readers see progress. A single larger call still
 // runs whole.
 const maxGroupRecords = 4096
 
-// insertCall is one InsertRecords call waiting for the commit loop.
+// gatherDelay is the longest a group waits for callers still on their way
+// (running, or announced by ExpectInsert) before it commits.
+const gatherDelay = 2 * time.Millisecond
+
+// insertCall is one InsertRecords call waiting for the group commit.
 type insertCall struct {
 	ctx  context.Context
 	recs []*lethe.Record
 	rows []recordRow // recs encoded
-	res  chan error  // buffered: the loop never blocks on an answer
+	err  error       // the call's own outcome, set by commitGroup
+}
+
+func newInsertBatcher(s *Store) *audit.Batcher[*insertCall] {
+	return audit.NewWeightedBatcher(s.commitGroup, func(c *insertCall) int { return len(c.recs) },
+		audit.BatchOptions{MaxBatch: maxGroupRecords, Yield: true, Delay: gatherDelay})
+}
+
+// ExpectInsert announces an InsertRecords call on its way (a request
+// still validating and sealing its records): a group about to commit
+// waits for it, at most gatherDelay, so that concurrent creates share one
+// fsync instead of each few paying their own. The caller ends the
+// announcement with arrive right before InsertRecords, or with abandon
+// when it will not insert after all; whichever comes first counts, so
+// abandon can be deferred.
+func (s *Store) ExpectInsert() (arrive, abandon func()) {
+	s.inserts.Expect()
+	var once sync.Once
+	return func() { once.Do(s.inserts.Arrive) }, func() { once.Do(s.inserts.Abandon) }
 }
 
 // InsertRecords stores new records with their subjects and plans, all or
@@ -33,16 +59,16 @@ type insertCall struct {
 // call with lethe.ErrConflict, and none of its records is stored.
 // Concurrent calls are group-committed.
 //
-// Once the call is handed to the commit loop it waits for the true outcome
-// even if ctx ends meanwhile, so that a nil error always means stored and
-// an error always means not stored. A call whose ctx has ended before the
-// loop reaches it is skipped and gets ctx.Err().
+// Once the call is handed to the group commit it waits for the true
+// outcome even if ctx ends meanwhile, so that a nil error always means
+// stored and an error always means not stored. A call whose ctx has ended
+// before its group runs is skipped and gets ctx.Err().
 func (s *Store) InsertRecords(ctx context.Context, recs []*lethe.Record) error {
 	if len(recs) == 0 {
 		return nil
 	}
 	// Encoding runs here, in the callers' goroutines, so that the commit
-	// loop does nothing but SQL.
+	// does nothing but SQL.
 	rows := make([]recordRow, len(recs))
 	for i, r := range recs {
 		row, err := s.toRow(r)
@@ -51,100 +77,64 @@ func (s *Store) InsertRecords(ctx context.Context, recs []*lethe.Record) error {
 		}
 		rows[i] = row
 	}
-	call := &insertCall{ctx: ctx, recs: recs, rows: rows, res: make(chan error, 1)}
-	if err := s.enqueue(ctx, call); err != nil {
+	if s.isClosed() {
+		return fmt.Errorf("insert records: %w", errClosed)
+	}
+	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("insert records: %w", err)
 	}
-	return <-call.res
-}
-
-// enqueue hands a call to the commit loop.
-func (s *Store) enqueue(ctx context.Context, call *insertCall) error {
-	s.mu.RLock()
-	defer s.mu.RUnlock()
-	if s.closed {
-		return errClosed
-	}
-	select {
-	case s.inserts <- call:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-// commitLoop runs until Close closes s.inserts, and answers every call it
-// received before ending.
-func (s *Store) commitLoop() {
-	defer close(s.done)
-	for first := range s.inserts {
-		group := []*insertCall{first}
-		n := len(first.recs)
-	collect:
-		for n < maxGroupRecords {
-			select {
-			case c, ok := <-s.inserts:
-				if !ok {
-					break collect
-				}
-				group = append(group, c)
-				n += len(c.recs)
-			default:
-				break collect
-			}
+	call := &insertCall{ctx: ctx, recs: recs, rows: rows}
+	// Not ctx: a call handed over waits for its true outcome.
+	if err := s.inserts.Append(context.WithoutCancel(ctx), call); err != nil {
+		if audit.IsClosed(err) {
+			err = errClosed
 		}
-		s.commitGroup(group)
+		return fmt.Errorf("insert records: %w", err)
 	}
+	return call.err
 }
 
-// commitGroup runs the calls of one group in one transaction and answers
-// each. It uses its own context: one caller's cancellation must not roll
-// back the others' work.
-func (s *Store) commitGroup(group []*insertCall) {
+// commitGroup runs the calls of one group in one transaction and sets each
+// call's outcome. It returns an error only when the transaction itself is
+// lost, and then the batcher retries each call alone. It uses its own
+// context: one caller's cancellation must not roll back the others' work.
+func (s *Store) commitGroup(_ context.Context, group []*insertCall) error {
 	ctx := context.Background()
-	errs := make([]error, len(group))
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
-		answerAll(group, fmt.Errorf("insert records: %w", mapErr(err)))
-		return
+		return fmt.Errorf("insert records: %w", mapErr(err))
 	}
 	p := newStmts(ctx, tx, s.whot)
 	committed := 0
-	for i, c := range group {
+	for _, c := range group {
+		c.err = nil
 		if err := c.ctx.Err(); err != nil {
-			errs[i] = fmt.Errorf("insert records: %w", err)
+			c.err = fmt.Errorf("insert records: %w", err)
 			continue
 		}
-		var broken bool
-		broken, errs[i] = s.insertCall(ctx, p, c)
+		broken, err := s.insertCall(ctx, p, c)
 		if broken {
 			// The transaction is gone (SQLite rolls back the whole of it
 			// on some errors, SQLITE_FULL among them): nothing of the
-			// group is stored, so every caller gets the error.
+			// group is stored.
 			p.close()
 			tx.Rollback()
-			answerAll(group, errs[i])
-			return
+			return err
 		}
-		if errs[i] == nil {
+		c.err = err
+		if err == nil {
 			committed++
 		}
 	}
 	p.close()
 	if committed == 0 {
 		tx.Rollback()
-		answer(group, errs)
-		return
+		return nil
 	}
 	if err := tx.Commit(); err != nil {
-		err = fmt.Errorf("insert records: commit: %w", mapErr(err))
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
+		return fmt.Errorf("insert records: commit: %w", mapErr(err))
 	}
-	answer(group, errs)
+	return nil
 }
 
 // insertCall inserts one call's records inside a savepoint, and rolls back
@@ -173,14 +163,6 @@ func (s *Store) insertCall(ctx context.Context, p *stmts, c *insertCall) (broken
 	return false, nil
 }
 
-func answer(group []*insertCall, errs []error) {
-	for i, c := range group {
-		c.res <- errs[i]
-	}
-}
-
-func answerAll(group []*insertCall, err error) {
-	for _, c := range group {
-		c.res <- err
-	}
-}
+// InsertStats counts the group commit's work so far: records per commit
+// is Items / Commits.
+func (s *Store) InsertStats() audit.Stats { return s.inserts.Stats() }

@@ -11,13 +11,20 @@ import (
 	"github.com/lethe-privacy/lethe"
 )
 
+// The queries every API request runs to authenticate, prepared once per
+// reader connection (see file.rhot).
+const (
+	qAPIKey = "SELECT prefix, tenant, hash, created_at, revoked, roles FROM api_keys WHERE prefix = ?"
+	qMeta   = "SELECT value FROM meta WHERE key = ?"
+)
+
 // Meta reads a server-wide value; lethe.ErrNotFound when unset.
 func (s *Store) Meta(ctx context.Context, key string) ([]byte, error) {
 	if s.isClosed() {
 		return nil, errClosed
 	}
 	var v []byte
-	err := s.queryRow(ctx, "SELECT value FROM meta WHERE key = ?", key).Scan(&v)
+	err := s.queryRow(ctx, qMeta, key).Scan(&v)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("meta %s: %w", key, lethe.ErrNotFound)
 	}
@@ -255,7 +262,7 @@ func (s *Store) APIKey(ctx context.Context, prefix string) (*lethe.APIKey, error
 		at    int64
 		roles string
 	)
-	err := s.queryRow(ctx, "SELECT prefix, tenant, hash, created_at, revoked, roles FROM api_keys WHERE prefix = ?", prefix).
+	err := s.queryRow(ctx, qAPIKey, prefix).
 		Scan(&k.Prefix, &k.Tenant, &k.Hash, &at, &k.Revoked, &roles)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, fmt.Errorf("api key %s: %w", prefix, lethe.ErrNotFound)

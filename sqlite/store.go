@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/audit"
 )
 
 var _ lethe.Store = (*Store)(nil)
@@ -48,11 +49,9 @@ type Store struct {
 	managerLog *file // the manager log: reads of PII (ADR 0008)
 	now        func() time.Time
 
-	// Group commit of InsertRecords (see insert.go).
-	mu      sync.RWMutex // guards closed against sends on inserts
+	mu      sync.RWMutex // guards closed
 	closed  bool
-	inserts chan *insertCall
-	done    chan struct{} // closed when the commit loop has drained and ended
+	inserts *audit.Batcher[*insertCall] // group commit of InsertRecords (see insert.go)
 }
 
 // Open opens or creates the database at path and its manager log, applies
@@ -84,15 +83,13 @@ func Open(ctx context.Context, path string, opts Options) (*Store, error) {
 		file:       main,
 		managerLog: managerLog,
 		now:        opts.Now,
-		inserts:    make(chan *insertCall, 1024),
-		done:       make(chan struct{}),
 	}
 	if err := s.moveManagerLog(ctx); err != nil {
 		main.close()
 		managerLog.close()
 		return nil, fmt.Errorf("open sqlite store %s: %w", path, err)
 	}
-	go s.commitLoop()
+	s.inserts = newInsertBatcher(s)
 	return s, nil
 }
 
@@ -176,9 +173,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	s.closed = true
-	close(s.inserts)
 	s.mu.Unlock()
-	<-s.done
+	s.inserts.Close() // commits the calls already handed over
 
 	errCk := errors.Join(s.file.checkpoint(context.Background()), s.managerLog.checkpoint(context.Background()))
 	return errors.Join(errCk, s.file.close(), s.managerLog.close())

@@ -128,6 +128,9 @@ func (s *Store) isClosed() bool {
 
 // queryRow runs a single-row query on the reader pool.
 func (s *Store) queryRow(ctx context.Context, query string, args ...any) *sql.Row {
+	if st := s.rhot.stmt(query); st != nil {
+		return st.QueryRowContext(ctx, args...)
+	}
 	return s.reader.QueryRowContext(ctx, query, args...)
 }
 
