@@ -45,6 +45,10 @@ type Config struct {
 	// LazyAudit shapes the commits of read and authentication entries
 	// (zero: DefaultLazyAudit).
 	LazyAudit audit.BatchOptions
+	// KeyCacheTTL and KeyOutageGrace bound how long unwrapped tenant keys
+	// stay in memory, and how much longer they serve while the master key
+	// service is unreachable (zero: the keyring's defaults).
+	KeyCacheTTL, KeyOutageGrace time.Duration
 	// NoReadAudit turns off the manager-log entry for each read of
 	// decrypted PII (on by default; off only for measurements).
 	NoReadAudit bool
@@ -54,6 +58,9 @@ type Config struct {
 type Engine struct {
 	store  lethe.Store
 	keys   *keyring.Keyring
+	kek    keyring.Wrapper
+	mk     masterKeyState
+	rw     rewraps
 	extra  *policy.Policy
 	now    func() time.Time
 	log    *slog.Logger
@@ -125,7 +132,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if err := CheckMasterKey(ctx, cfg.Store, cfg.KEK); err != nil {
 		return nil, err
 	}
+	e.kek = cfg.KEK
 	e.keys = keyring.New(cfg.Store, cfg.KEK)
+	e.keys.CacheTTL, e.keys.OutageGrace = cfg.KeyCacheTTL, cfg.KeyOutageGrace
+	e.keys.OnAutoRotate = e.autoRotated
 	e.keys.PhoneRegion = func(ctx context.Context, tenant string) (string, error) {
 		t, err := cfg.Store.Tenant(ctx, tenant)
 		if err != nil {
@@ -144,8 +154,15 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 }
 
 // CheckMasterKey compares the master key's ID with the one recorded in the
-// store, recording it on a first start.
+// store, recording it on a first start; then it unwraps the stored probe
+// (keyring.CheckProbe), creating one for data made before probes existed.
+// A master key with versions (keyring.Master) passes when it still holds
+// the recorded version, so a key file or Vault key rotated since passes.
 func CheckMasterKey(ctx context.Context, st lethe.Store, kek keyring.Wrapper) error {
+	knows := func(id string) bool { return id == kek.ID() }
+	if m, ok := kek.(keyring.Master); ok {
+		knows = m.Knows
+	}
 	id, err := st.Meta(ctx, metaKEKID)
 	switch {
 	case errors.Is(err, lethe.ErrNotFound):
@@ -155,16 +172,34 @@ func CheckMasterKey(ctx context.Context, st lethe.Store, kek keyring.Wrapper) er
 		if err != nil {
 			return fmt.Errorf("record master key id: %w", err)
 		}
-		if string(stored) != kek.ID() {
+		if !knows(string(stored)) {
 			return fmt.Errorf("%w: the data was created with master key %s, this key is %s", ErrWrongMasterKey, stored, kek.ID())
 		}
-		return nil
 	case err != nil:
 		return fmt.Errorf("read master key id: %w", err)
-	case string(id) != kek.ID():
+	case !knows(string(id)):
 		return fmt.Errorf("%w: the data was created with master key %s, this key is %s", ErrWrongMasterKey, id, kek.ID())
 	}
-	return nil
+	return checkProbe(ctx, st, kek)
+}
+
+// metaKEKProbe holds the master key probe (keyring.NewProbe).
+const metaKEKProbe = "kek_probe"
+
+func checkProbe(ctx context.Context, st lethe.Store, kek keyring.Wrapper) error {
+	p, err := st.Meta(ctx, metaKEKProbe)
+	if errors.Is(err, lethe.ErrNotFound) {
+		fresh, err := keyring.NewProbe(ctx, kek)
+		if err != nil {
+			return err
+		}
+		if p, err = st.InitMeta(ctx, metaKEKProbe, fresh); err != nil {
+			return fmt.Errorf("record master key probe: %w", err)
+		}
+	} else if err != nil {
+		return fmt.Errorf("read master key probe: %w", err)
+	}
+	return keyring.CheckProbe(ctx, kek, p)
 }
 
 // Close waits for background work (re-planning) to stop and for the

@@ -56,12 +56,23 @@ type Keyring struct {
 	// DefaultPhoneRegion. A later change reaches loaded keys through
 	// Loaded and TenantKeys.SetPhoneRegion.
 	PhoneRegion func(ctx context.Context, tenant string) (string, error)
+	// CacheTTL bounds how long unwrapped keys stay in memory before they
+	// are unwrapped again through the master key (zero: DefaultCacheTTL).
+	CacheTTL time.Duration
+	// OutageGrace is how much longer cached keys go on serving while the
+	// master key service cannot be reached (zero: DefaultOutageGrace).
+	OutageGrace time.Duration
+	// OnAutoRotate, when set, is called (in its own goroutine) after a
+	// data key reached MaxSealsPerKey and was rotated by a seal, so that
+	// the caller rewraps what the old version sealed.
+	OnAutoRotate func(tenant string, retired, current uint32)
 
 	store KeyStore
 	kek   Wrapper
 
 	mu      sync.Mutex
 	tenants map[string]*TenantKeys
+	outage  outage
 }
 
 // New returns a keyring that keeps tenant keys in store, wrapped by kek.
@@ -142,20 +153,22 @@ func (k *Keyring) newKey(ctx context.Context, tenant string, p lethe.KeyPurpose,
 }
 
 // Tenant returns a tenant's unwrapped keys, loading them on first use and
-// serving them from memory afterwards. A tenant without keys gives
-// lethe.ErrNotFound; keys wrapped by another master key give an error
-// wrapping ErrWrongMasterKey.
+// serving them from memory afterwards, for CacheTTL; then they are loaded
+// again (see cached). A tenant without keys gives lethe.ErrNotFound; keys
+// wrapped by another master key give an error wrapping ErrWrongMasterKey.
 func (k *Keyring) Tenant(ctx context.Context, tenant string) (*TenantKeys, error) {
 	k.mu.Lock()
 	t := k.tenants[tenant]
 	k.mu.Unlock()
 	if t != nil {
-		return t, nil
+		return k.cached(ctx, t)
 	}
 	t, err := k.load(ctx, tenant)
 	if err != nil {
+		k.noteOutage(err)
 		return nil, err
 	}
+	k.noteOutage(nil)
 	// Two callers may have loaded at once: keep the first, so that every
 	// caller shares one seal count per key.
 	k.mu.Lock()
@@ -163,6 +176,7 @@ func (k *Keyring) Tenant(ctx context.Context, tenant string) (*TenantKeys, error
 	if cur := k.tenants[tenant]; cur != nil {
 		return cur, nil
 	}
+	t.loaded = k.Now()
 	k.tenants[tenant] = t
 	return t, nil
 }
@@ -175,10 +189,11 @@ func (k *Keyring) Loaded(tenant string) *TenantKeys {
 	return k.tenants[tenant]
 }
 
-// Rotate adds a new data key version and makes it the one new seals use.
-// Older versions stay, so everything sealed under them still opens. Only
-// data keys rotate here: a new blind-index key would need every index entry
-// recomputed.
+// Rotate adds a new data key version, makes it the one new seals use and
+// retires the older ones (in the store too), so that they seal nothing
+// new. Older versions stay, so everything sealed under them still opens
+// until a rewrap has moved it. Only data keys rotate here: a new
+// blind-index key would need every index entry recomputed.
 func (k *Keyring) Rotate(ctx context.Context, tenant string) (uint32, error) {
 	t, err := k.Tenant(ctx, tenant)
 	if err != nil {
@@ -186,7 +201,8 @@ func (k *Keyring) Rotate(ctx context.Context, tenant string) (uint32, error) {
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.rotateLocked(ctx)
+	_, cur, err := t.rotateRetireLocked(ctx)
+	return cur, err
 }
 
 // Refresh reloads a tenant's keys from the store and adds the data key
@@ -202,6 +218,9 @@ func (k *Keyring) Refresh(ctx context.Context, tenant string) error {
 		return err
 	}
 	t.merge(fresh)
+	k.mu.Lock()
+	t.loaded = k.Now()
+	k.mu.Unlock()
 	return nil
 }
 

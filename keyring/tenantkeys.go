@@ -1,6 +1,7 @@
 package keyring
 
 import (
+	"cmp"
 	"context"
 	"crypto/cipher"
 	"crypto/hmac"
@@ -8,8 +9,11 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -24,6 +28,11 @@ const BlindIndexSize = 16
 type TenantKeys struct {
 	kr     *Keyring
 	tenant string
+	// loaded is when the keys were last unwrapped (guarded by kr.mu);
+	// refreshing is set while one caller unwraps them again.
+	loaded     time.Time
+	checked    time.Time
+	refreshing atomic.Bool
 
 	// index and receipt are set at load and never change.
 	index   []byte
@@ -112,9 +121,14 @@ func (t *TenantKeys) sealKey() (cipher.AEAD, uint32, error) {
 	defer t.mu.Unlock()
 	dk := t.data[t.current]
 	if dk == nil || dk.retired || dk.seals >= t.kr.maxSeals() {
+		capped := dk != nil && !dk.retired
 		// Seal has no context; rotation is a rare, short write.
-		if _, err := t.rotateLocked(context.Background()); err != nil {
+		old, cur, err := t.rotateRetireLocked(context.Background())
+		if err != nil {
 			return nil, 0, fmt.Errorf("seal: rotate data key: %w", err)
+		}
+		if capped && t.kr.OnAutoRotate != nil {
+			go t.kr.OnAutoRotate(t.tenant, old, cur)
 		}
 		dk = t.data[t.current]
 	}
@@ -153,6 +167,59 @@ func (t *TenantKeys) rotateLocked(ctx context.Context) (uint32, error) {
 		return next, nil
 	}
 	return 0, fmt.Errorf("tenant %s: rotate: %d versions in a row were taken: %w", t.tenant, attempts, lethe.ErrConflict)
+}
+
+// rotateRetireLocked rotates and then retires every older data key
+// version, in the store and here, so that no instance seals under them
+// again once it sees the change (keyring.cached checks every
+// versionCheckEvery). It returns the version that was current before and
+// the new one.
+func (t *TenantKeys) rotateRetireLocked(ctx context.Context) (old, cur uint32, err error) {
+	old = t.current
+	cur, err = t.rotateLocked(ctx)
+	if err != nil {
+		return 0, 0, err
+	}
+	r, canRetire := t.kr.store.(keyRetirer)
+	for v, dk := range t.data {
+		if v == cur || dk.retired {
+			continue
+		}
+		if canRetire {
+			if err := r.RetireKey(ctx, t.tenant, lethe.KeyData, v); err != nil {
+				return old, cur, fmt.Errorf("tenant %s: retire data key v%d: %w", t.tenant, v, err)
+			}
+		}
+		dk.retired = true
+	}
+	return old, cur, nil
+}
+
+// keyRetirer is the store method that marks a key version retired
+// (lethe.KeyRotationStore has it).
+type keyRetirer interface {
+	RetireKey(ctx context.Context, tenant string, purpose lethe.KeyPurpose, version uint32) error
+}
+
+// Versions lists the data key versions these keys hold, each with whether
+// it is retired, oldest first.
+func (t *TenantKeys) Versions() []KeyVersionState {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	out := make([]KeyVersionState, 0, len(t.data))
+	for v, dk := range t.data {
+		out = append(out, KeyVersionState{Version: v, Retired: dk.retired, Current: v == t.current, Seals: dk.seals})
+	}
+	slices.SortFunc(out, func(a, b KeyVersionState) int { return cmp.Compare(a.Version, b.Version) })
+	return out
+}
+
+// KeyVersionState is one data key version as this process holds it.
+type KeyVersionState struct {
+	Version          uint32
+	Retired, Current bool
+	// Seals is how many seals this process made under it.
+	Seals uint64
 }
 
 func (t *TenantKeys) maxVersionLocked() uint32 {

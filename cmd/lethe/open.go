@@ -34,6 +34,12 @@ type dataFlags struct {
 	// is not the flag's default, since --help prints defaults, password
 	// and all.
 	dbURLEnv string
+	// masterKey is --master-key: a URL naming the master key provider
+	// (file://, vault://, vault+http://); "" for the key file.
+	masterKey string
+	// vault holds the Vault credentials from the environment, never
+	// from flags (which --help and ps would show).
+	vault keyring.MasterOptions
 }
 
 func (f *dataFlags) register(cmd *cobra.Command, env envFunc) {
@@ -41,7 +47,71 @@ func (f *dataFlags) register(cmd *cobra.Command, env envFunc) {
 	cmd.Flags().StringVar(&f.keyFile, "master-key-file", env("LETHE_MASTER_KEY_FILE"), "master key file (default DATA/master.key) [$LETHE_MASTER_KEY_FILE]")
 	cmd.Flags().StringVar(&f.policy, "policy", env("LETHE_POLICY"), "an application policy file (YAML) used beside the packs [$LETHE_POLICY]")
 	cmd.Flags().StringVar(&f.dbURL, "database-url", "", "PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB) instead of DATA/lethe.db; several instances may share it [$LETHE_DATABASE_URL]")
+	cmd.Flags().StringVar(&f.masterKey, "master-key", env("LETHE_MASTER_KEY"), "master key provider URL: file:///PATH, vault://HOST:PORT/MOUNT/KEY[?ca_cert=FILE] (token from $VAULT_TOKEN, or AppRole $VAULT_ROLE_ID and $VAULT_SECRET_ID), vault+http://127.0.0.1:PORT/MOUNT/KEY; default the key file [$LETHE_MASTER_KEY]")
 	f.dbURLEnv = env("LETHE_DATABASE_URL")
+	f.vault = keyring.MasterOptions{VaultToken: env("VAULT_TOKEN"), VaultRoleID: env("VAULT_ROLE_ID"),
+		VaultSecretID: env("VAULT_SECRET_ID"), VaultNamespace: env("VAULT_NAMESPACE")}
+}
+
+// fileKey reports whether the master key is a key file (the default, or
+// a file:// URL), and its path.
+func (f *dataFlags) fileKey() (string, bool) {
+	if f.masterKey == "" {
+		return f.keyPath(), true
+	}
+	if p, ok := strings.CutPrefix(f.masterKey, "file://"); ok {
+		return p, true
+	}
+	if p, ok := strings.CutPrefix(f.masterKey, "file:"); ok {
+		return p, true
+	}
+	if !strings.Contains(f.masterKey, "://") {
+		return f.masterKey, true
+	}
+	return "", false
+}
+
+// openMaster opens the configured master key. A key file is created only
+// when create is set (a new data folder or database); a KMS key is never
+// created, only used. Every error carries errKey or ErrWrongMasterKey
+// (exit 6), or lethe.ErrUnavailable when a KMS cannot be reached (exit
+// 5): nothing has been written either way.
+func (f *dataFlags) openMaster(ctx context.Context, create bool, where string, log *slog.Logger) (keyring.Master, error) {
+	path, isFile := f.fileKey()
+	if !isFile {
+		opts := f.vault
+		m, _, err := keyring.OpenMaster(ctx, f.masterKey, opts)
+		if err != nil {
+			if errors.Is(err, lethe.ErrUnavailable) || errors.Is(err, keyring.ErrWrongMasterKey) || errors.Is(err, lethe.ErrInvalid) {
+				return nil, fmt.Errorf("master key: %w; nothing was changed", err)
+			}
+			return nil, fmt.Errorf("%w: %v; nothing was changed", errKey, err)
+		}
+		return m, nil
+	}
+	if create {
+		if err := makeDataDir(filepath.Dir(path)); err != nil {
+			return nil, fmt.Errorf("%w: create key folder: %v", errKey, err)
+		}
+		// Instances started at once with one shared key file agree on one
+		// key: the loser of the race opens the winner's file.
+		m, created, err := keyring.LoadOrCreateFileMaster(path)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %v", errKey, err)
+		}
+		if created {
+			log.Info("created master key file; back it up (and give every instance a copy): without it the data cannot be read", "path", path)
+		}
+		return m, nil
+	}
+	m, err := keyring.OpenFileMaster(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w: key file %s not found; the data in %s cannot be opened without the master key it was created with", errKey, path, where)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errKey, err)
+	}
+	return m, nil
 }
 
 // databaseURL is the PostgreSQL database to use, "" for SQLite.
@@ -107,29 +177,29 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 	if !exists && !create {
 		return nil, withKind(lethe.ErrNotFound, "no Lethe data in %s (start \"lethe serve --data %s\" first)", f.dir, f.dir)
 	}
-	var kek *keyring.FileKEK
+	var kek keyring.Master
 	if exists {
-		kek, err = keyring.OpenKeyFile(f.keyPath())
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("%w: key file %s not found; the data in %s cannot be opened without the master key it was created with", errKey, f.keyPath(), f.dir)
-		}
+		kek, err = f.openMaster(ctx, false, f.dir, log)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errKey, err)
+			return nil, err
 		}
-		if id, err := sqlite.PeekMeta(f.dbPath(), "kek_id"); err == nil && string(id) != kek.ID() {
-			return nil, fmt.Errorf("%w: %s holds master key %s, but the data in %s was created with %s; nothing was changed", keyring.ErrWrongMasterKey, f.keyPath(), kek.ID(), f.dir, id)
+		if id, err := sqlite.PeekMeta(f.dbPath(), metaKEKID); err == nil && !kek.Knows(string(id)) {
+			return nil, fmt.Errorf("%w: %s holds master key %s, but the data in %s was created with %s; nothing was changed", keyring.ErrWrongMasterKey, kek.Describe(), kek.ID(), f.dir, id)
+		}
+		// The id alone does not prove a KMS key (a key of that name on
+		// another server has it too): unwrap the probe, read-only.
+		if p, err := sqlite.PeekMeta(f.dbPath(), metaKEKProbe); err == nil {
+			if err := keyring.CheckProbe(ctx, kek, p); err != nil {
+				return nil, fmt.Errorf("%s: %w; nothing was changed", kek.Describe(), err)
+			}
 		}
 	} else {
 		if err := makeDataDir(f.dir); err != nil {
 			return nil, fmt.Errorf("create data folder: %w", err)
 		}
-		var created bool
-		kek, created, err = keyring.LoadOrCreateKeyFile(f.keyPath())
+		kek, err = f.openMaster(ctx, true, f.dir, log)
 		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errKey, err)
-		}
-		if created {
-			log.Info("created master key file; back it up: without it the data cannot be read", "path", f.keyPath())
+			return nil, err
 		}
 	}
 	// After the key checks, which change nothing when they fail.
@@ -161,6 +231,9 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 // master key the data was created with.
 const metaKEKID = "kek_id"
 
+// metaKEKProbe is the meta key of the master key probe (keyring.NewProbe).
+const metaKEKProbe = "kek_probe"
+
 // openPostgres opens the PostgreSQL store of --database-url. The database
 // counts as new while no master key id is recorded in it: only then may a
 // missing key file be created. A database that holds data needs the key
@@ -187,40 +260,30 @@ func (f *dataFlags) openPostgres(ctx context.Context, dsn string, create bool, e
 	return &opened{store: st, eng: eng}, nil
 }
 
-// postgresKey reads the master key file for the database, creating it
-// only for a new database.
-func (f *dataFlags) postgresKey(ctx context.Context, st lethe.Store, create bool, where, password string, log *slog.Logger) (*keyring.FileKEK, error) {
+// postgresKey opens the master key for the database; a key file is
+// created only for a new database.
+func (f *dataFlags) postgresKey(ctx context.Context, st lethe.Store, create bool, where, password string, log *slog.Logger) (keyring.Master, error) {
 	id, err := st.Meta(ctx, metaKEKID)
 	switch {
 	case errors.Is(err, lethe.ErrNotFound):
 		if !create {
 			return nil, withKind(lethe.ErrNotFound, "no Lethe data in database %s (start \"lethe serve --database-url ...\" first)", where)
 		}
-		if err := makeDataDir(filepath.Dir(f.keyPath())); err != nil {
-			return nil, fmt.Errorf("%w: create key folder: %v", errKey, err)
-		}
-		// Instances started at once with one shared key file agree on one
-		// key: the loser of the race opens the winner's file.
-		kek, created, err := keyring.LoadOrCreateKeyFile(f.keyPath())
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", errKey, err)
-		}
-		if created {
-			log.Info("created master key file; back it up and give every instance a copy: without it the data cannot be read", "path", f.keyPath())
-		}
-		return kek, nil
+		return f.openMaster(ctx, true, "database "+where, log)
 	case err != nil:
 		return nil, fmt.Errorf("database %s: read master key id: %w", where, scrub(err, password))
 	}
-	kek, err := keyring.OpenKeyFile(f.keyPath())
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: key file %s not found; the data in database %s cannot be opened without the master key it was created with (copy it from an instance that has it)", errKey, f.keyPath(), where)
-	}
+	kek, err := f.openMaster(ctx, false, "database "+where+" (copy it from an instance that has it)", log)
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", errKey, err)
+		return nil, err
 	}
-	if string(id) != kek.ID() {
-		return nil, fmt.Errorf("%w: %s holds master key %s, but the data in database %s was created with %s; nothing was changed", keyring.ErrWrongMasterKey, f.keyPath(), kek.ID(), where, id)
+	if !kek.Knows(string(id)) {
+		return nil, fmt.Errorf("%w: %s holds master key %s, but the data in database %s was created with %s; nothing was changed", keyring.ErrWrongMasterKey, kek.Describe(), kek.ID(), where, id)
+	}
+	if p, err := st.Meta(ctx, metaKEKProbe); err == nil {
+		if err := keyring.CheckProbe(ctx, kek, p); err != nil {
+			return nil, fmt.Errorf("%s: %w; nothing was changed", kek.Describe(), err)
+		}
 	}
 	return kek, nil
 }
