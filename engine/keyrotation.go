@@ -31,7 +31,9 @@ func (e *Engine) master() (keyring.Master, error) {
 // checkpointer is the SQLite store's checkpoint: the master key id and
 // probe must reach the main database file, where the read-only check of
 // the next start looks for them.
-type checkpointer interface{ Checkpoint(ctx context.Context) error }
+type checkpointer interface {
+	Checkpoint(ctx context.Context) error
+}
 
 func (e *Engine) checkpoint(ctx context.Context) error {
 	if c, ok := e.aud.raw.(checkpointer); ok {
