@@ -65,6 +65,7 @@ func (e *Engine) saveJob(ctx context.Context, j *RewrapJob) error {
 	if err := e.store.SetMeta(ctx, jobKey(j.Scope, j.Tenant), b); err != nil {
 		return fmt.Errorf("save rewrap progress: %w", err)
 	}
+	e.rw.note(*j)
 	return nil
 }
 
@@ -88,6 +89,38 @@ func (e *Engine) RewrapStatus(ctx context.Context, scope, tenant string) (*Rewra
 type rewraps struct {
 	mu      sync.Mutex
 	running map[string]bool
+	// last is each job's progress as this process last saved it (metrics).
+	last map[string]RewrapJob
+}
+
+func (r *rewraps) note(j RewrapJob) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.last == nil {
+		r.last = map[string]RewrapJob{}
+	}
+	r.last[jobKey(j.Scope, j.Tenant)] = j
+}
+
+// RewrapRemaining is what the rewraps this process runs still have to
+// move, by scope (the lethe_key_rewrap_remaining metric): values or
+// wrapped keys on an older version when the job started, minus those
+// moved since. Zero when none runs.
+func (e *Engine) RewrapRemaining() (master, tenant int64) {
+	e.rw.mu.Lock()
+	defer e.rw.mu.Unlock()
+	for _, j := range e.rw.last {
+		if j.State != RewrapRunning {
+			continue
+		}
+		left := max(j.Total-j.Done, 0)
+		if j.Scope == ScopeMaster {
+			master += left
+		} else {
+			tenant += left
+		}
+	}
+	return master, tenant
 }
 
 func (r *rewraps) begin(key string) bool {
@@ -414,6 +447,19 @@ func (e *Engine) auditVersions(ctx context.Context, tenant string) (map[uint32]i
 		}
 	}
 	return counts, nil
+}
+
+// RewrapInBackground runs a tenant's rewrap in the background (after a
+// rotation through the API); an error is logged, and the rewrap resumes
+// at the next start.
+func (e *Engine) RewrapInBackground(tenant string) {
+	e.bg.Add(1)
+	go func() {
+		defer e.bg.Done()
+		if _, err := e.RewrapTenant(e.bgCtx, tenant, nil); err != nil && !errors.Is(err, context.Canceled) {
+			e.log.Error("data key rewrap stopped; it resumes at the next start", "tenant", tenant, "err", err)
+		}
+	}()
 }
 
 // ResumeRewraps runs, in the background, every rewrap a crash or a stop

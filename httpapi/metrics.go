@@ -48,6 +48,7 @@ func newMetrics(eng *engine.Engine) *Metrics {
 		return n, d
 	}
 	m.reg.MustRegister(auditCounters(eng)...)
+	m.reg.MustRegister(rewrapGauges(eng)...)
 	m.reg.MustRegister(m.requests, m.latency, m.swept, m.sweeps,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
@@ -84,6 +85,21 @@ func auditCounters(eng *engine.Engine) []prometheus.Collector {
 		counter("lethe_audit_lazy_items_total",
 			"Reads of decrypted PII and authentication passes the lazy commits logged; a caller's reads in one commit share an entry (ADR 0009).",
 			"", func(s engine.AuditStats) int64 { return s.Lazy.Items }),
+	}
+}
+
+// rewrapGauges export what the running key rewraps still have to move,
+// so that a rotation's progress can be watched (and alerted on when it
+// stalls) without a call to the status routes.
+func rewrapGauges(eng *engine.Engine) []prometheus.Collector {
+	const help = "Wrapped keys (scope master) or sealed values (scope tenant) the key rewraps running in this process still have to move to the new key version."
+	gauge := func(scope string, v func() float64) prometheus.Collector {
+		return prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "lethe_key_rewrap_remaining", Help: help,
+			ConstLabels: prometheus.Labels{"scope": scope}}, v)
+	}
+	return []prometheus.Collector{
+		gauge("master", func() float64 { m, _ := eng.RewrapRemaining(); return float64(m) }),
+		gauge("tenant", func() float64 { _, t := eng.RewrapRemaining(); return float64(t) }),
 	}
 }
 

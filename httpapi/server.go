@@ -94,7 +94,8 @@ type route struct {
 
 // routes is the routing table. Resource files with routes of their own add
 // them here (requestRoutes in requests.go, logRoutes in logs.go,
-// keyRoutes in keys.go, receiptRoutes in receipts.go).
+// keyRoutes in keys.go, receiptRoutes in receipts.go, dataKeyRoutes in
+// datakeys.go).
 func routes() []route {
 	rs := []route{
 		{"GET", "/healthz", public, (*Server).healthz},
@@ -123,6 +124,7 @@ func routes() []route {
 	rs = append(rs, keyRoutes()...)
 	rs = append(rs, listingRoutes()...)
 	rs = append(rs, receiptRoutes()...)
+	rs = append(rs, dataKeyRoutes()...)
 	return withIdempotency(rs)
 }
 
@@ -308,14 +310,22 @@ func (s *Server) healthz(w http.ResponseWriter, r *http.Request, _ engine.Princi
 	return nil
 }
 
-// readyz answers 200 when the store answers within a second.
+// readyz answers 200 when the store answers within a second, and says
+// whether the master key service answers.
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
 	ctx, cancel := context.WithTimeout(r.Context(), time.Second)
 	defer cancel()
 	if _, err := s.eng.Store().Meta(ctx, "kek_id"); err != nil && !errors.Is(err, lethe.ErrNotFound) {
 		return fmt.Errorf("%w: store: %v", lethe.ErrUnavailable, err)
 	}
-	body := map[string]string{"status": "ready"}
+	body := map[string]string{"status": "ready", "master_key": "ok"}
+	// Through a KMS outage the process goes on with the tenant keys it
+	// holds (for a bounded time): still ready, and saying so.
+	if mk := s.eng.MasterKeyHealth(ctx); !mk.Reachable {
+		body["master_key"] = "unreachable"
+		body["master_key_since"] = mk.Since.UTC().Format(time.RFC3339)
+		body["master_key_note"] = fmt.Sprintf("serving tenant keys cached before the outage, each for at most %s after it was loaded", mk.CacheTTL+mk.OutageGrace)
+	}
 	if s.transport != "" {
 		body["transport"] = s.transport
 	}

@@ -14,7 +14,7 @@ import (
 func keysCmd(env envFunc) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "keys",
-		Short: "Create, list and revoke a tenant's API keys",
+		Short: "A tenant's API keys; master and data key rotation",
 		Long: `Create, list and revoke the API keys of a tenant, as the API's
 /v1/tenants/{tenant}/keys does, without a server. A key reaches its tenant
 alone. Only its hash is stored: the key is printed once, when it is made.
@@ -23,9 +23,13 @@ Every change is audited in the tenant's security log under the actor
 
 These commands open the data folder themselves: whoever can read it and
 the master key is an operator, and acts as superuser (any tenant, any
-role, as lethe serve --admin-superuser grants the admin token).`,
+role, as lethe serve --admin-superuser grants the admin token).
+
+rotate, rewrap, status and destroy manage the encryption keys instead: the
+master key and each tenant's data key (see "lethe keys rotate --help").`,
 	}
 	cmd.AddCommand(keysCreateCmd(env), keysListCmd(env), keysRevokeCmd(env))
+	cmd.AddCommand(keyRotationCmds(env)...)
 	return cmd
 }
 

@@ -114,6 +114,10 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	}
 	defer o.Close()
 	defer startRequestRunner(ctx, o, log)() // stopped before the store closes
+	// A rewrap a crash or a stop interrupted goes on in the background.
+	if err := o.eng.ResumeRewraps(ctx); err != nil {
+		return err
+	}
 	tok, err := o.eng.EnsureAdminToken(ctx, adminToken)
 	if err != nil {
 		return err
