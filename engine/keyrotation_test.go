@@ -54,12 +54,12 @@ func currentOnly(t *testing.T, st *engine.TenantKeyStatus) {
 	}
 }
 
-// TestRotateTenantKey_UnderLoadEveryValueEndsReadableOnTheNewVersion:
+// TestKeyRotation_TenantUnderLoadEveryValueEndsReadableOnTheNewVersion:
 // writers create and patch records (PII fields, and plain fields only,
 // which keep the old envelopes) while the rotation's rewrap runs. At the
 // end every value is on the new version, and every acknowledged write
 // reads back as written: the guarded reseal never overwrote a writer.
-func TestRotateTenantKey_UnderLoadEveryValueEndsReadableOnTheNewVersion(t *testing.T) {
+func TestKeyRotation_TenantUnderLoadEveryValueEndsReadableOnTheNewVersion(t *testing.T) {
 	e, _ := newRotationEnv(t, 0)
 	e.tenant("shop", "erp-marketplace")
 	const seeded = 400
@@ -157,10 +157,10 @@ func TestRotateTenantKey_UnderLoadEveryValueEndsReadableOnTheNewVersion(t *testi
 
 func ok(m map[string]string, k string) bool { _, has := m[k]; return has }
 
-// TestDestroyTenantKey_OnlyOnceNothingUsesIt: before the rewrap the old
+// TestKeyRotation_DestroyTenantKeyOnlyOnceNothingUsesIt: before the rewrap the old
 // version seals values and may not go; after it, it goes unless audit
 // entries still need it, and every record stays readable.
-func TestDestroyTenantKey_OnlyOnceNothingUsesIt(t *testing.T) {
+func TestKeyRotation_DestroyTenantKeyOnlyOnceNothingUsesIt(t *testing.T) {
 	e, _ := newRotationEnv(t, 0)
 	e.tenant("shop", "erp-marketplace")
 	for i := range 20 {
@@ -204,12 +204,12 @@ func TestDestroyTenantKey_OnlyOnceNothingUsesIt(t *testing.T) {
 	}
 }
 
-// TestSealCap_RotatesAndRewrapsByItself: with a cap of 60 seals per data
+// TestKeyRotation_SealCapRotatesAndRewrapsByItself: with a cap of 60 seals per data
 // key, the 61st seal rotates the key; the old version is retired and the
 // background rewrap leaves every live value on the new version. (The
 // rewrap's own seals count too: it converges while a tenant holds fewer
 // live values than the cap, which the real cap, 2^30, makes certain.)
-func TestSealCap_RotatesAndRewrapsByItself(t *testing.T) {
+func TestKeyRotation_SealCapRotatesAndRewrapsByItself(t *testing.T) {
 	e, _ := newRotationEnv(t, 60)
 	e.tenant("shop", "erp-marketplace")
 	for i := range 40 {
@@ -256,10 +256,10 @@ func TestSealCap_RotatesAndRewrapsByItself(t *testing.T) {
 	}
 }
 
-// TestRotateMasterKey_RewrapsEveryWrappedKeyAndTheOldVersionGoes: after a
+// TestKeyRotation_MasterRewrapsEveryWrappedKeyAndTheOldVersionGoes: after a
 // master rotation and its rewrap no wrapped key names the old version; it
 // is destroyed, and an engine started afresh with the key opens the data.
-func TestRotateMasterKey_RewrapsEveryWrappedKeyAndTheOldVersionGoes(t *testing.T) {
+func TestKeyRotation_MasterRewrapsEveryWrappedKeyAndTheOldVersionGoes(t *testing.T) {
 	e, m := newRotationEnv(t, 0)
 	for _, id := range []string{"a", "b", "c"} {
 		e.tenant(id, "erp-marketplace")

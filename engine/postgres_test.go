@@ -38,7 +38,7 @@ const envStore = "LETHE_TEST_STORE"
 // scan the SQLite files and edit rows with SQLite's SQL (audNewEnv) and do
 // not run there; audit chains on PostgreSQL are covered by the postgres
 // package's conformance and concurrency tests.
-const postgresSuite = `^(TestPut_|TestPatch_|TestDelete_|TestFindSubject_|TestTenants_|TestSweep_|TestSettings_|TestStats_|TestRequest_)`
+const postgresSuite = `^(TestPut_|TestPatch_|TestDelete_|TestFindSubject_|TestTenants_|TestSweep_|TestSettings_|TestStats_|TestRequest_|TestKeyRotation_)`
 
 // notOnPostgres are tests of postgresSuite left out on PostgreSQL, each
 // with the reason, printed by every run. Keep it short: a test belongs
