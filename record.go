@@ -94,7 +94,12 @@ type Tenant struct {
 	// packs, else DefaultPhoneRegion) so that a later pack release does
 	// not change how its numbers are read.
 	PhoneRegion string
-	CreatedAt   time.Time
+	// SessionLifetime is how long a chat session token (and the chat state
+	// the browser keeps with it) lives: 30m to 14d, zero for off, which is
+	// the default, so that a tenant keeps nothing in browsers until it
+	// chooses to (C13).
+	SessionLifetime Duration
+	CreatedAt       time.Time
 }
 
 // DefaultPhoneRegion is the phone region of a tenant that names none and

@@ -35,6 +35,9 @@ type Store interface {
 	// when the tenant does not exist. Stored blind-index hashes stay as
 	// they are.
 	SetTenantPhoneRegion(ctx context.Context, tenant, region string) error
+	// SetTenantSessionLifetime changes how long a tenant's chat session
+	// tokens live (zero: off); ErrNotFound when the tenant does not exist.
+	SetTenantSessionLifetime(ctx context.Context, tenant string, d Duration) error
 
 	// PutKey stores a wrapped tenant key; ErrConflict when that tenant,
 	// purpose and version exist.

@@ -79,8 +79,8 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 	if region == "" {
 		region = lethe.DefaultPhoneRegion
 	}
-	_, err = db.Exec(ctx, "INSERT INTO tenants (id, packs, phone_region, created_at) VALUES ($1, $2, $3, $4)",
-		t.ID, packs, region, ms(s.orNow(t.CreatedAt)))
+	_, err = db.Exec(ctx, "INSERT INTO tenants (id, packs, phone_region, session_lifetime, created_at) VALUES ($1, $2, $3, $4, $5)",
+		t.ID, packs, region, t.SessionLifetime.String(), ms(s.orNow(t.CreatedAt)))
 	if err = mapErr(err); errors.Is(err, lethe.ErrConflict) {
 		return &lethe.ConflictError{What: fmt.Sprintf("tenant %s exists", t.ID), Err: err}
 	}
@@ -110,9 +110,26 @@ func (s *Store) SetTenantPhoneRegion(ctx context.Context, tenant, region string)
 	return nil
 }
 
+// SetTenantSessionLifetime changes how long a tenant's session tokens
+// live; lethe.ErrNotFound when the tenant does not exist.
+func (s *Store) SetTenantSessionLifetime(ctx context.Context, tenant string, d lethe.Duration) error {
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	tag, err := db.Exec(ctx, "UPDATE tenants SET session_lifetime = $1 WHERE id = $2", d.String(), tenant)
+	if err != nil {
+		return fmt.Errorf("tenant %s: set session lifetime: %w", tenant, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("tenant %s: %w", tenant, lethe.ErrNotFound)
+	}
+	return nil
+}
+
 // Tenant reads one tenant; lethe.ErrNotFound when absent.
 func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
-	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, created_at FROM tenants WHERE id = $1", id)
+	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, session_lifetime, created_at FROM tenants WHERE id = $1", id)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
@@ -124,7 +141,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
 
 // Tenants lists every tenant in id order.
 func (s *Store) Tenants(ctx context.Context) ([]*lethe.Tenant, error) {
-	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, created_at FROM tenants ORDER BY id")
+	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, session_lifetime, created_at FROM tenants ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
@@ -141,10 +158,18 @@ func (s *Store) tenants(ctx context.Context, query string, args ...any) ([]*leth
 		return nil, mapErr(err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*lethe.Tenant, error) {
-		var t lethe.Tenant
-		if err := row.Scan(&t.ID, &t.Packs, &t.PhoneRegion, &t.CreatedAt); err != nil {
+		var (
+			t        lethe.Tenant
+			lifetime string
+		)
+		if err := row.Scan(&t.ID, &t.Packs, &t.PhoneRegion, &lifetime, &t.CreatedAt); err != nil {
 			return nil, err
 		}
+		d, err := lethe.ParseDuration(lifetime)
+		if err != nil {
+			return nil, fmt.Errorf("session lifetime of %s: %w", t.ID, err)
+		}
+		t.SessionLifetime = d
 		t.CreatedAt = t.CreatedAt.UTC()
 		return &t, nil
 	})

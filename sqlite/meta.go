@@ -99,8 +99,8 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO tenants (id, packs, phone_region, created_at) VALUES (?, ?, ?, ?)",
-			t.ID, string(pj), phoneRegion(t), millis(s.orNow(t.CreatedAt)))
+		_, err := tx.ExecContext(ctx, "INSERT INTO tenants (id, packs, phone_region, session_lifetime, created_at) VALUES (?, ?, ?, ?, ?)",
+			t.ID, string(pj), phoneRegion(t), t.SessionLifetime.String(), millis(s.orNow(t.CreatedAt)))
 		return err
 	})
 	if errors.Is(err, lethe.ErrConflict) {
@@ -132,9 +132,18 @@ func (s *Store) SetTenantPhoneRegion(ctx context.Context, tenant, region string)
 	return nil
 }
 
+// SetTenantSessionLifetime changes how long a tenant's session tokens
+// live; lethe.ErrNotFound when the tenant does not exist.
+func (s *Store) SetTenantSessionLifetime(ctx context.Context, tenant string, d lethe.Duration) error {
+	if err := s.updateOne(ctx, "UPDATE tenants SET session_lifetime = ? WHERE id = ?", d.String(), tenant); err != nil {
+		return fmt.Errorf("tenant %s: set session lifetime: %w", tenant, err)
+	}
+	return nil
+}
+
 // Tenant reads one tenant; lethe.ErrNotFound when absent.
 func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
-	rows, err := s.query(ctx, "SELECT id, packs, phone_region, created_at FROM tenants WHERE id = ?", id)
+	rows, err := s.query(ctx, "SELECT id, packs, phone_region, session_lifetime, created_at FROM tenants WHERE id = ?", id)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
@@ -150,7 +159,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
 
 // Tenants lists every tenant in id order.
 func (s *Store) Tenants(ctx context.Context) ([]*lethe.Tenant, error) {
-	rows, err := s.query(ctx, "SELECT id, packs, phone_region, created_at FROM tenants ORDER BY id")
+	rows, err := s.query(ctx, "SELECT id, packs, phone_region, session_lifetime, created_at FROM tenants ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
@@ -166,13 +175,19 @@ func scanTenants(rows *sql.Rows) ([]*lethe.Tenant, error) {
 	var out []*lethe.Tenant
 	for rows.Next() {
 		var (
-			t     lethe.Tenant
-			packs string
-			at    int64
+			t        lethe.Tenant
+			packs    string
+			lifetime string
+			at       int64
 		)
-		if err := rows.Scan(&t.ID, &packs, &t.PhoneRegion, &at); err != nil {
+		if err := rows.Scan(&t.ID, &packs, &t.PhoneRegion, &lifetime, &at); err != nil {
 			return nil, mapErr(err)
 		}
+		d, err := lethe.ParseDuration(lifetime)
+		if err != nil {
+			return nil, fmt.Errorf("session lifetime of %s: %w", t.ID, err)
+		}
+		t.SessionLifetime = d
 		if err := json.Unmarshal([]byte(packs), &t.Packs); err != nil {
 			return nil, fmt.Errorf("packs of %s: %w", t.ID, err)
 		}

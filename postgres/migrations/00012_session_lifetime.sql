@@ -1,0 +1,8 @@
+-- +goose Up
+-- How long a tenant's chat session tokens live, as a period ("30m",
+-- "14d"); "0s" is off, the default, so that no tenant keeps state in
+-- browsers until it chooses to.
+ALTER TABLE tenants ADD COLUMN session_lifetime text NOT NULL DEFAULT '0s';
+
+-- +goose Down
+ALTER TABLE tenants DROP COLUMN session_lifetime;
