@@ -169,7 +169,9 @@ func (s *Store) tenants(ctx context.Context, query string, args ...any) ([]*leth
 		if err != nil {
 			return nil, fmt.Errorf("session lifetime of %s: %w", t.ID, err)
 		}
-		t.SessionLifetime = d
+		if !d.IsZero() { // off reads back as the zero value it was written from
+			t.SessionLifetime = d
+		}
 		t.CreatedAt = t.CreatedAt.UTC()
 		return &t, nil
 	})

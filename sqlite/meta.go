@@ -187,7 +187,9 @@ func scanTenants(rows *sql.Rows) ([]*lethe.Tenant, error) {
 		if err != nil {
 			return nil, fmt.Errorf("session lifetime of %s: %w", t.ID, err)
 		}
-		t.SessionLifetime = d
+		if !d.IsZero() { // off reads back as the zero value it was written from
+			t.SessionLifetime = d
+		}
 		if err := json.Unmarshal([]byte(packs), &t.Packs); err != nil {
 			return nil, fmt.Errorf("packs of %s: %w", t.ID, err)
 		}

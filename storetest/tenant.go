@@ -50,4 +50,44 @@ var tenantTests = map[string]func(*testing.T, Opener){
 		wantErr(t, "SetTenantPhoneRegion of an unknown tenant", s.SetTenantPhoneRegion(ctx, "nobody", "NL"), lethe.ErrNotFound)
 		wantErr(t, "SetTenantPhoneRegion to nothing", s.SetTenantPhoneRegion(ctx, "nl", ""), lethe.ErrInvalid)
 	},
+	// A tenant starts with session tokens off; a lifetime it sets is
+	// read back as written and reaches that tenant alone.
+	"SessionLifetimeOffByDefaultAndChanged": func(t *testing.T, open Opener) {
+		s := open(t)
+		ctx := t.Context()
+		for _, id := range []string{"a", "b"} {
+			if err := s.CreateTenant(ctx, &lethe.Tenant{ID: id, Packs: []string{"chatbot"}, CreatedAt: t0}); err != nil {
+				t.Fatalf("CreateTenant %s: %v", id, err)
+			}
+		}
+		lifetime := func(id string) string {
+			t.Helper()
+			tn, err := s.Tenant(ctx, id)
+			if err != nil {
+				t.Fatalf("Tenant %s: %v", id, err)
+			}
+			return tn.SessionLifetime.String()
+		}
+		if got := lifetime("a"); got != "0s" {
+			t.Errorf("new tenant's session lifetime = %s, want 0s (off)", got)
+		}
+		if err := s.SetTenantSessionLifetime(ctx, "a", lethe.MustDuration("14d")); err != nil {
+			t.Fatalf("SetTenantSessionLifetime: %v", err)
+		}
+		if got := lifetime("a"); got != "14d" {
+			t.Errorf("lifetime after the change = %s, want 14d", got)
+		}
+		if got := lifetime("b"); got != "0s" {
+			t.Errorf("the change reached another tenant: b is %s", got)
+		}
+		all, err := s.Tenants(ctx)
+		if err != nil || len(all) != 2 || all[0].SessionLifetime.String() != "14d" {
+			t.Fatalf("Tenants = %v, %v; want a with 14d", all, err)
+		}
+		page, err := s.ListTenants(ctx, lethe.TenantQuery{Limit: 10})
+		if err != nil || len(page) != 2 || page[0].SessionLifetime.String() != "14d" {
+			t.Fatalf("ListTenants = %v, %v; want a with 14d", page, err)
+		}
+		wantErr(t, "SetTenantSessionLifetime of an unknown tenant", s.SetTenantSessionLifetime(ctx, "nobody", lethe.MustDuration("1h")), lethe.ErrNotFound)
+	},
 }
