@@ -94,7 +94,8 @@ type route struct {
 
 // routes is the routing table. Resource files with routes of their own add
 // them here (requestRoutes in requests.go, logRoutes in logs.go,
-// keyRoutes in keys.go, receiptRoutes in receipts.go).
+// keyRoutes in keys.go, receiptRoutes in receipts.go, sessionRoutes in
+// sessions.go).
 func routes() []route {
 	rs := []route{
 		{"GET", "/healthz", public, (*Server).healthz},
@@ -123,6 +124,7 @@ func routes() []route {
 	rs = append(rs, keyRoutes()...)
 	rs = append(rs, listingRoutes()...)
 	rs = append(rs, receiptRoutes()...)
+	rs = append(rs, sessionRoutes()...)
 	return withIdempotency(rs)
 }
 
