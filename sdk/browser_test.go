@@ -439,4 +439,3 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 }
-
