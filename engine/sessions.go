@@ -2,6 +2,7 @@ package engine
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -27,6 +28,11 @@ type NewSession struct {
 	Public map[string]any
 }
 
+// MaxSessionVariables bounds the JSON of a token's variables, sealed and
+// public together: the token travels with every call of the chat and sits
+// in localStorage, where browsers allow a few megabytes per origin in all.
+const MaxSessionVariables = 8 << 10
+
 // MintedSession is a freshly signed session token.
 type MintedSession struct {
 	Token     string
@@ -47,6 +53,9 @@ func (e *Engine) MintSession(ctx context.Context, tenant string, ns NewSession) 
 	if life.IsZero() {
 		return nil, &lethe.ConflictError{What: fmt.Sprintf("tenant %s has session tokens off (session_lifetime 0); set a session_lifetime from %s to %s first", tenant, session.MinLifetime, session.MaxLifetime), Err: lethe.ErrConflict}
 	}
+	if n := jsonSize(ns.Variables) + jsonSize(ns.Public); n > MaxSessionVariables {
+		return nil, &lethe.FieldError{Field: "variables", Reason: fmt.Sprintf("%d bytes of JSON with the public variables; at most %d fit in a session token", n, MaxSessionVariables)}
+	}
 	keys, err := e.keys.Tenant(ctx, tenant)
 	if err != nil {
 		return nil, err
@@ -58,6 +67,17 @@ func (e *Engine) MintSession(ctx context.Context, tenant string, ns NewSession) 
 		return nil, err
 	}
 	return &MintedSession{Token: tok, ID: c.ID, ExpiresAt: c.ExpiresAt}, nil
+}
+
+func jsonSize(m map[string]any) int {
+	if len(m) == 0 {
+		return 0
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return MaxSessionVariables + 1 // not JSON: refused as too large to say more
+	}
+	return len(b)
 }
 
 // VerifySession checks a token of the tenant statelessly (signature, key,

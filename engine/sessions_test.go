@@ -39,6 +39,11 @@ func TestSetSessionLifetime_ValidatesAndTokensExpireWithIt(t *testing.T) {
 	if err != nil || tn.SessionLifetime.String() != "30m" {
 		t.Fatalf("set 30m: %v, %v", tn, err)
 	}
+	big := engine.NewSession{Variables: map[string]any{"blob": strings.Repeat("x", engine.MaxSessionVariables)}}
+	var fe *lethe.FieldError
+	if _, err := env.eng.MintSession(env.ctx, "bot", big); !errors.As(err, &fe) || fe.Field != "variables" {
+		t.Errorf("oversized variables: %v, want a variables field error", err)
+	}
 	m, err := env.eng.MintSession(env.ctx, "bot", engineNewSession())
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 )
@@ -20,7 +21,16 @@ type sessionKeys struct {
 	mu   sync.Mutex
 	keys map[uint32]*signingKey
 	cur  uint32 // newest non-retired version; 0 when none
+	// missed is when an unknown kid last sent us to the store: at most
+	// one such read per sessionReloadGap, so that forged tokens with
+	// made-up kids cannot turn into a read of the store each.
+	missed time.Time
 }
+
+// sessionReloadGap spaces the store reads for unknown kids. A key another
+// instance has just created is found at the latest this long after its
+// first token arrives here.
+const sessionReloadGap = time.Second
 
 func (s *sessionKeys) addLocked(version uint32, seed []byte, retired bool) {
 	if s.keys == nil {
@@ -117,9 +127,13 @@ func (t *TenantKeys) reloadSessionLocked(ctx context.Context) error {
 	return nil
 }
 
+// thumbprintLen is the length of a kid: 32 bytes in unpadded base64url.
+const thumbprintLen = 43
+
 // SessionPublicKey returns the public key a token's kid names, among the
 // tenant's session key versions that are not retired. A kid this process
-// does not know (another instance rotated) is looked up in the store once.
+// does not know (another instance rotated) is looked up in the store, at
+// most once per sessionReloadGap.
 // Keys of another tenant are never found: each tenant's keys are its own,
 // so a token of tenant B names no key of tenant A. lethe.ErrNotFound when
 // no key matches.
@@ -129,11 +143,14 @@ func (t *TenantKeys) SessionPublicKey(ctx context.Context, kid string) (ed25519.
 	if pub := t.sessionPublicLocked(kid); pub != nil {
 		return pub, nil
 	}
-	if err := t.reloadSessionLocked(ctx); err != nil {
-		return nil, err
-	}
-	if pub := t.sessionPublicLocked(kid); pub != nil {
-		return pub, nil
+	if now := t.kr.Now(); len(kid) == thumbprintLen && now.Sub(t.sess.missed) >= sessionReloadGap {
+		t.sess.missed = now
+		if err := t.reloadSessionLocked(ctx); err != nil {
+			return nil, err
+		}
+		if pub := t.sessionPublicLocked(kid); pub != nil {
+			return pub, nil
+		}
 	}
 	return nil, fmt.Errorf("session key %q of tenant %s: %w", kid, t.tenant, lethe.ErrNotFound)
 }

@@ -23,7 +23,14 @@ import (
 var t0 = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
 // newKeys opens a real SQLite store with a keyring and the given tenants.
-func newKeys(t *testing.T, tenants ...string) *keyring.Keyring {
+func newKeys(t testing.TB, tenants ...string) *keyring.Keyring {
+	kr, _ := newInstances(t, tenants...)
+	return kr
+}
+
+// newInstances is newKeys, and a function that starts another keyring on
+// the same store and master key, as a second instance would have.
+func newInstances(t testing.TB, tenants ...string) (*keyring.Keyring, func() *keyring.Keyring) {
 	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "lethe.db"), sqlite.Options{})
@@ -46,10 +53,10 @@ func newKeys(t *testing.T, tenants ...string) *keyring.Keyring {
 			t.Fatal(err)
 		}
 	}
-	return kr
+	return kr, func() *keyring.Keyring { return keyring.New(st, kek) }
 }
 
-func keysOf(t *testing.T, kr *keyring.Keyring, tenant string) *keyring.TenantKeys {
+func keysOf(t testing.TB, kr *keyring.Keyring, tenant string) *keyring.TenantKeys {
 	t.Helper()
 	k, err := kr.Tenant(context.Background(), tenant)
 	if err != nil {
@@ -244,5 +251,33 @@ func TestParseLifetime(t *testing.T) {
 		if err != nil || d.String() != tt.want {
 			t.Errorf("%q: %v, %v; want %s", tt.in, d, err, tt.want)
 		}
+	}
+}
+
+// A key rotated on one instance verifies on another that loaded the
+// tenant's keys before the rotation: the unknown kid sends it to the
+// store, at most once a second, so a flood of made-up kids costs one read
+// a second, not one each.
+func TestVerify_KeyRotatedByAnotherInstance(t *testing.T) {
+	kr, another := newInstances(t, "acme")
+	a := keysOf(t, kr, "acme")
+	krB := another()
+	clock := t0
+	krB.Now = func() time.Time { return clock }
+	b := keysOf(t, krB, "acme")
+	if _, err := session.Verify(context.Background(), b, mint(t, a, claims()), t0); err != nil {
+		t.Fatalf("first token, made after b loaded the tenant: %v", err)
+	}
+	if _, err := a.RotateSessionKey(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	rotated := mint(t, a, claims())
+	clock = clock.Add(500 * time.Millisecond)
+	if _, err := session.Verify(context.Background(), b, rotated, t0); !errors.Is(err, session.ErrRefused) {
+		t.Fatalf("within a second of the last store read: %v, want refused", err)
+	}
+	clock = clock.Add(time.Second)
+	if _, err := session.Verify(context.Background(), b, rotated, t0); err != nil {
+		t.Fatalf("token of the rotated key on the other instance: %v", err)
 	}
 }
