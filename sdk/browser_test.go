@@ -321,6 +321,22 @@ func TestBrowser(t *testing.T) {
 		}
 	})
 
+	t.Run("ExpiredSavedStateRemovedOnLoad", func(t *testing.T) {
+		ctx := tab(t)
+		// A visit of long ago left its state; the page was closed before its
+		// timer could remove it.
+		run(t, ctx, chromedp.Navigate(cs.url+"/demo/chat"))
+		eval[any](t, ctx, `localStorage.setItem('lethe-chat', JSON.stringify({messages: [{from: 'customer', text: 'old', at: 1}], session: 'x', expires: Date.now() - 1000}))`)
+		load(t, ctx, cs.demo(cs.mint()), "accept-all")
+		if got := eval[int](t, ctx, "demoChat.state.messages.length"); got != 0 {
+			t.Fatalf("%d expired messages came back", got)
+		}
+		saved := eval[string](t, ctx, "localStorage.getItem('lethe-chat')")
+		if strings.Contains(saved, "old") {
+			t.Fatalf("the expired object is still there: %s", saved)
+		}
+	})
+
 	t.Run("TTLZeroDisablesStorageAndRemovesSavedState", func(t *testing.T) {
 		ctx := tab(t)
 		tok := cs.mint()
