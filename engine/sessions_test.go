@@ -88,6 +88,13 @@ func TestOpenChat_StoresTheAddressOnceFor30Days(t *testing.T) {
 	if want := testStart.Add(30 * 24 * time.Hour); d.Plan.Action != lethe.ActionDelete || !d.Plan.DueAt.Equal(want) {
 		t.Errorf("plan %+v, want delete at %v", d.Plan, want)
 	}
+	raw, err := env.store.Record(env.ctx, lethe.RecordRef{Tenant: "bot", Collection: "chat_openings", ID: d.ID})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, plain := raw.Plain["ip_address"]; plain || len(raw.Sealed["ip_address"]) == 0 {
+		t.Errorf("the address is not sealed at rest: plain %v", raw.Plain)
+	}
 	env.clock.Set(testStart.Add(time.Hour))
 	again, err := env.eng.OpenChat(env.ctx, "bot", m.Token, "198.51.100.4")
 	if err != nil {
