@@ -99,7 +99,10 @@ type Tenant struct {
 	// the default, so that a tenant keeps nothing in browsers until it
 	// chooses to (C13).
 	SessionLifetime Duration
-	CreatedAt       time.Time
+	// ChatOrigins are the web origins ("https://shop.example") whose pages
+	// may call the chat's public routes from the browser; none by default.
+	ChatOrigins []string
+	CreatedAt   time.Time
 }
 
 // DefaultPhoneRegion is the phone region of a tenant that names none and

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
+	"net/url"
+	"slices"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -185,21 +187,46 @@ func (e *Engine) existing(ctx context.Context, ref lethe.RecordRef) (*Doc, error
 	return e.doc(ctx, r)
 }
 
-// SetSessionLifetime changes how long the tenant's session tokens (and the
-// chat state browsers keep with them) live: 30m to 14d, zero for off.
-// Tokens already issued keep the expiry they were signed with.
-func (e *Engine) SetSessionLifetime(ctx context.Context, actor, tenant string, d lethe.Duration) (*lethe.Tenant, error) {
+// ChatChange is a change of a tenant's chat settings; nil members stay
+// as they are.
+type ChatChange struct {
+	// Lifetime of session tokens and of the state browsers keep with
+	// them: 30m to 14d, zero for off.
+	Lifetime *lethe.Duration
+	// Origins whose pages may call the chat's public routes (CORS).
+	Origins *[]string
+}
+
+// maxChatOrigins bounds a tenant's origin list: a handful of shops, not a
+// wildcard spelled out.
+const maxChatOrigins = 20
+
+// SetChat changes the tenant's chat settings. Tokens already issued keep
+// the expiry they were signed with.
+func (e *Engine) SetChat(ctx context.Context, actor, tenant string, ch ChatChange) (*lethe.Tenant, error) {
 	ts, err := e.tenant(ctx, tenant)
 	if err != nil {
 		return nil, err
 	}
-	if err := session.CheckLifetime(d); err != nil {
+	life, origins := ts.tenant.SessionLifetime, ts.tenant.ChatOrigins
+	if ch.Lifetime != nil {
+		if err := session.CheckLifetime(*ch.Lifetime); err != nil {
+			return nil, err
+		}
+		life = *ch.Lifetime
+	}
+	if ch.Origins != nil {
+		if origins, err = checkOrigins(*ch.Origins); err != nil {
+			return nil, err
+		}
+	}
+	if err := e.audit(ctx, tenant, lethe.LogSecurity, actor, "tenant.update", map[string]any{
+		"session_lifetime": life.String(), "chat_origins": origins,
+		"was": map[string]any{"session_lifetime": ts.tenant.SessionLifetime.String(), "chat_origins": ts.tenant.ChatOrigins},
+	}); err != nil {
 		return nil, err
 	}
-	if err := e.audit(ctx, tenant, lethe.LogSecurity, actor, "tenant.update", map[string]any{"session_lifetime": d.String(), "was": ts.tenant.SessionLifetime.String()}); err != nil {
-		return nil, err
-	}
-	if err := e.store.SetTenantSessionLifetime(ctx, tenant, d); err != nil {
+	if err := e.store.SetTenantChat(ctx, tenant, life, origins); err != nil {
 		return nil, err
 	}
 	t, err := e.store.Tenant(ctx, tenant)
@@ -227,4 +254,37 @@ func (e *Engine) RotateSessionKey(ctx context.Context, actor, tenant string) (st
 		return "", err
 	}
 	return kid, nil
+}
+
+// checkOrigins reads a list of web origins as browsers send them in the
+// Origin header: scheme, host and port only, https, or http on localhost
+// for development. Each is compared exactly, so no pattern or "*" is taken:
+// a wildcard would let any page spend the tenant's tokens.
+func checkOrigins(in []string) ([]string, error) {
+	if len(in) > maxChatOrigins {
+		return nil, &lethe.FieldError{Field: "chat_origins", Reason: fmt.Sprintf("%d origins; at most %d", len(in), maxChatOrigins)}
+	}
+	var out []string
+	for i, o := range in {
+		u, err := url.Parse(o)
+		field := fmt.Sprintf("chat_origins[%d]", i)
+		if err != nil || u.Host == "" || u.Scheme+"://"+u.Host != o || u.User != nil {
+			return nil, &lethe.FieldError{Field: field, Reason: fmt.Sprintf("%q: want an origin such as https://shop.example (scheme, host, optional port; no path)", o)}
+		}
+		local := u.Hostname() == "localhost" || u.Hostname() == "127.0.0.1" || u.Hostname() == "::1"
+		if u.Scheme != "https" && !(u.Scheme == "http" && local) {
+			return nil, &lethe.FieldError{Field: field, Reason: fmt.Sprintf("%q: https only (http on localhost)", o)}
+		}
+		if !slices.Contains(out, o) {
+			out = append(out, o)
+		}
+	}
+	return out, nil
+}
+
+// ChatOriginAllowed reports whether a page of origin may call the
+// tenant's public chat routes. An unknown tenant allows none.
+func (e *Engine) ChatOriginAllowed(ctx context.Context, tenant, origin string) bool {
+	ts, err := e.tenant(ctx, tenant)
+	return err == nil && origin != "" && slices.Contains(ts.tenant.ChatOrigins, origin)
 }

@@ -29,13 +29,13 @@ func TestSetSessionLifetime_ValidatesAndTokensExpireWithIt(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, bad := range []string{"29m", "15d", "1y"} {
-		_, err := env.eng.SetSessionLifetime(env.ctx, "admin", "bot", lethe.MustDuration(bad))
+		_, err := env.eng.SetChat(env.ctx, "admin", "bot", lifetime(bad))
 		var fe *lethe.FieldError
 		if !errors.As(err, &fe) || fe.Field != "session_lifetime" {
 			t.Errorf("lifetime %s: %v, want a session_lifetime field error", bad, err)
 		}
 	}
-	tn, err := env.eng.SetSessionLifetime(env.ctx, "admin", "bot", lethe.MustDuration("30m"))
+	tn, err := env.eng.SetChat(env.ctx, "admin", "bot", lifetime("30m"))
 	if err != nil || tn.SessionLifetime.String() != "30m" {
 		t.Fatalf("set 30m: %v, %v", tn, err)
 	}
@@ -71,7 +71,7 @@ func TestOpenChat_StoresTheAddressOnceFor30Days(t *testing.T) {
 	if _, err := env.eng.CreateTenant(env.ctx, "admin", "bot", []string{"chatbot", "webchat"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.eng.SetSessionLifetime(env.ctx, "admin", "bot", lethe.MustDuration("1d")); err != nil {
+	if _, err := env.eng.SetChat(env.ctx, "admin", "bot", lifetime("1d")); err != nil {
 		t.Fatal(err)
 	}
 	m, err := env.eng.MintSession(env.ctx, "bot", engineNewSession())
@@ -117,7 +117,7 @@ func TestOpenChat_RefusedWithoutTheWebchatPack(t *testing.T) {
 	if _, err := env.eng.CreateTenant(env.ctx, "admin", "bot", []string{"chatbot"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.eng.SetSessionLifetime(env.ctx, "admin", "bot", lethe.MustDuration("1h")); err != nil {
+	if _, err := env.eng.SetChat(env.ctx, "admin", "bot", lifetime("1h")); err != nil {
 		t.Fatal(err)
 	}
 	m, err := env.eng.MintSession(env.ctx, "bot", engineNewSession())
@@ -138,7 +138,7 @@ func TestSaveSessionVariables_TakesThemFromTheToken(t *testing.T) {
 	if _, err := env.eng.CreateTenant(env.ctx, "admin", "bot", []string{"chatbot", "webchat"}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := env.eng.SetSessionLifetime(env.ctx, "admin", "bot", lethe.MustDuration("1h")); err != nil {
+	if _, err := env.eng.SetChat(env.ctx, "admin", "bot", lifetime("1h")); err != nil {
 		t.Fatal(err)
 	}
 	m, err := env.eng.MintSession(env.ctx, "bot", engineNewSession())
@@ -164,4 +164,35 @@ func TestSaveSessionVariables_TakesThemFromTheToken(t *testing.T) {
 
 func engineNewSession() engine.NewSession {
 	return engine.NewSession{Variables: map[string]any{"email": "eve.canary@example.org"}, Public: map[string]any{"lang": "de"}}
+}
+
+func lifetime(s string) engine.ChatChange {
+	d := lethe.MustDuration(s)
+	return engine.ChatChange{Lifetime: &d}
+}
+
+func TestSetChat_OriginsAreExactWebOrigins(t *testing.T) {
+	env := newTestEnv(t, 0)
+	if _, err := env.eng.CreateTenant(env.ctx, "admin", "bot", []string{"chatbot", "webchat"}); err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []string{"*", "https://shop.example/", "https://shop.example/chat", "http://shop.example", "shop.example", "https://user@shop.example", ""} {
+		_, err := env.eng.SetChat(env.ctx, "admin", "bot", engine.ChatChange{Origins: &[]string{bad}})
+		var fe *lethe.FieldError
+		if !errors.As(err, &fe) || fe.Field != "chat_origins[0]" {
+			t.Errorf("origin %q: %v, want a chat_origins[0] field error", bad, err)
+		}
+	}
+	ok := []string{"https://shop.example", "http://localhost:8080", "https://shop.example"}
+	tn, err := env.eng.SetChat(env.ctx, "admin", "bot", engine.ChatChange{Origins: &ok})
+	if err != nil || len(tn.ChatOrigins) != 2 {
+		t.Fatalf("set origins: %v, %v", tn, err)
+	}
+	if !env.eng.ChatOriginAllowed(env.ctx, "bot", "https://shop.example") || env.eng.ChatOriginAllowed(env.ctx, "bot", "https://evil.example") || env.eng.ChatOriginAllowed(env.ctx, "nobody", "https://shop.example") {
+		t.Error("origin check")
+	}
+	// Changing the lifetime keeps the origins.
+	if tn, err = env.eng.SetChat(env.ctx, "admin", "bot", lifetime("1h")); err != nil || len(tn.ChatOrigins) != 2 || tn.SessionLifetime.String() != "1h" {
+		t.Fatalf("lifetime change: %+v, %v", tn, err)
+	}
 }

@@ -54,6 +54,8 @@ var routeRoles = map[string][]string{
 	"POST /v1/tenants/{tenant}/sessions/verify":                         {"writer"},
 	"POST /v1/tenants/{tenant}/sessions/open":                           nil,
 	"POST /v1/tenants/{tenant}/sessions/variables":                      nil,
+	"OPTIONS /v1/tenants/{tenant}/sessions/open":                        nil,
+	"OPTIONS /v1/tenants/{tenant}/sessions/variables":                   nil,
 	"POST /v1/tenants/{tenant}/session-keys":                            {"admin"},
 	"GET /demo/chat":                                                    nil,
 	"GET /demo/chat/lethe-chat.js":                                      nil,

@@ -18,8 +18,10 @@ func sessionRoutes() []route {
 	return []route{
 		{"POST", "/v1/tenants/{tenant}/sessions", writer, (*Server).mintSession},
 		{"POST", "/v1/tenants/{tenant}/sessions/verify", writer, (*Server).verifySession},
-		{"POST", "/v1/tenants/{tenant}/sessions/open", public, (*Server).openChat},
-		{"POST", "/v1/tenants/{tenant}/sessions/variables", public, (*Server).saveSessionVariables},
+		{"POST", "/v1/tenants/{tenant}/sessions/open", public, withChatCORS((*Server).openChat)},
+		{"POST", "/v1/tenants/{tenant}/sessions/variables", public, withChatCORS((*Server).saveSessionVariables)},
+		{"OPTIONS", "/v1/tenants/{tenant}/sessions/open", public, (*Server).chatPreflight},
+		{"OPTIONS", "/v1/tenants/{tenant}/sessions/variables", public, (*Server).chatPreflight},
 		{"POST", "/v1/tenants/{tenant}/session-keys", admin, (*Server).rotateSessionKey},
 		{"GET", "/demo/chat", public, (*Server).demoPage},
 		{"GET", "/demo/chat/lethe-chat.js", public, (*Server).demoScript},
@@ -148,4 +150,42 @@ func serveAsset(w http.ResponseWriter, contentType string, body []byte) {
 	h.Set("Cache-Control", "no-cache")
 	w.WriteHeader(http.StatusOK)
 	w.Write(body)
+}
+
+// withChatCORS lets the pages of the tenant's chat origins read the
+// answer of a public chat route (the widget runs on the customer's site,
+// Lethe elsewhere). Only exact origins from the tenant's chat_origins are
+// echoed; no credentials are allowed, since the token travels in the body.
+// A page of another origin still reaches the route (a browser sends a
+// simple request), but cannot send JSON without the preflight below and
+// cannot read the answer.
+func withChatCORS(h handler) handler {
+	return func(s *Server, w http.ResponseWriter, r *http.Request, p engine.Principal) error {
+		s.allowChatOrigin(w, r)
+		return h(s, w, r, p)
+	}
+}
+
+func (s *Server) allowChatOrigin(w http.ResponseWriter, r *http.Request) bool {
+	w.Header().Add("Vary", "Origin")
+	origin := r.Header.Get("Origin")
+	if !s.eng.ChatOriginAllowed(r.Context(), r.PathValue("tenant"), origin) {
+		return false
+	}
+	w.Header().Set("Access-Control-Allow-Origin", origin)
+	return true
+}
+
+// chatPreflight answers a browser's CORS preflight for the public chat
+// routes: 204 either way, with the allowing headers only for a chat origin
+// of the tenant, so a refused origin learns nothing but "no".
+func (s *Server) chatPreflight(w http.ResponseWriter, r *http.Request, _ engine.Principal) error {
+	if s.allowChatOrigin(w, r) {
+		h := w.Header()
+		h.Set("Access-Control-Allow-Methods", "POST")
+		h.Set("Access-Control-Allow-Headers", "Content-Type")
+		h.Set("Access-Control-Max-Age", "600")
+	}
+	w.WriteHeader(http.StatusNoContent)
+	return nil
 }

@@ -1,6 +1,7 @@
 package httpapi_test
 
 import (
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -157,5 +158,59 @@ func TestDemoChat_ServedFromTheBinary(t *testing.T) {
 		if !strings.HasPrefix(r.header.Get("Content-Type"), ct) || !strings.Contains(r.header.Get("Content-Security-Policy"), "connect-src 'self'") || len(r.body) == 0 {
 			t.Errorf("%s: %v, %d bytes", path, r.header, len(r.body))
 		}
+	}
+}
+
+// The customer's site calls the public chat routes across origins: only
+// its exact origins get the CORS headers, the preflight included.
+func TestSessions_CORSForTheTenantsChatOrigins(t *testing.T) {
+	ts := newServer(t)
+	key := sessionTenant(ts, "bot", "1h")
+	admin := ts.key("bot", "admin")
+	r := ts.must(200, ts.do(admin, "PATCH", "/v1/tenants/bot", map[string]any{"chat_origins": []string{"https://shop.example"}}))
+	if got := r.json(t)["chat_origins"].([]any); len(got) != 1 || got[0] != "https://shop.example" {
+		t.Fatalf("chat_origins %v", got)
+	}
+	ts.must(422, ts.do(admin, "PATCH", "/v1/tenants/bot", map[string]any{"chat_origins": []string{"*"}}))
+	tok := ts.must(201, ts.do(key, "POST", "/v1/tenants/bot/sessions", map[string]any{})).json(t)["token"].(string)
+	for _, tt := range []struct {
+		origin string
+		allow  bool
+	}{{"https://shop.example", true}, {"https://evil.example", false}, {"", false}} {
+		for _, method := range []string{"OPTIONS", "POST"} {
+			req, _ := http.NewRequest(method, ts.url+"/v1/tenants/bot/sessions/open", strings.NewReader(`{"token":"`+tok+`"}`))
+			if tt.origin != "" {
+				req.Header.Set("Origin", tt.origin)
+			}
+			req.Header.Set("Access-Control-Request-Method", "POST")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Body.Close()
+			want := map[string]int{"OPTIONS": 204, "POST": 200}[method]
+			got := res.Header.Get("Access-Control-Allow-Origin")
+			if res.StatusCode != want || (got == tt.origin && tt.origin != "") != tt.allow || (!tt.allow && got != "") {
+				t.Errorf("%s from %q: %d, Allow-Origin %q", method, tt.origin, res.StatusCode, got)
+			}
+			if !strings.Contains(res.Header.Get("Vary"), "Origin") {
+				t.Errorf("%s from %q: no Vary: Origin", method, tt.origin)
+			}
+			if method == "OPTIONS" && tt.allow && res.Header.Get("Access-Control-Allow-Headers") != "Content-Type" {
+				t.Errorf("preflight allows headers %q", res.Header.Get("Access-Control-Allow-Headers"))
+			}
+		}
+	}
+	// Another tenant's origins are not this one's.
+	sessionTenant(ts, "other", "1h")
+	req, _ := http.NewRequest("OPTIONS", ts.url+"/v1/tenants/other/sessions/open", nil)
+	req.Header.Set("Origin", "https://shop.example")
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.Header.Get("Access-Control-Allow-Origin") != "" {
+		t.Error("tenant other allows bot's origin")
 	}
 }

@@ -16,6 +16,7 @@ type tenantJSON struct {
 	Packs           []string  `json:"packs"`
 	PhoneRegion     string    `json:"phone_region"`
 	SessionLifetime string    `json:"session_lifetime"`
+	ChatOrigins     []string  `json:"chat_origins"`
 	CreatedAt       time.Time `json:"created_at"`
 }
 
@@ -28,7 +29,11 @@ func toTenantJSON(t *lethe.Tenant) tenantJSON {
 	if !t.SessionLifetime.IsZero() {
 		life = t.SessionLifetime.String()
 	}
-	return tenantJSON{ID: t.ID, Packs: packs, PhoneRegion: t.PhoneRegion, SessionLifetime: life, CreatedAt: t.CreatedAt}
+	origins := t.ChatOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	return tenantJSON{ID: t.ID, Packs: packs, PhoneRegion: t.PhoneRegion, SessionLifetime: life, ChatOrigins: origins, CreatedAt: t.CreatedAt}
 }
 
 func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
@@ -59,25 +64,28 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ engine.Prin
 }
 
 // patchTenant changes what a tenant may change about itself: its phone
-// region and its session lifetime. Stored numbers are not rehashed (see
-// engine.SetPhoneRegion). Both values are checked before either is
-// stored, so an invalid one changes nothing.
+// region and its chat settings (session lifetime, chat origins). Stored
+// numbers are not rehashed (see engine.SetPhoneRegion). The lifetime is
+// checked before anything is stored.
 func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
 	var body struct {
-		PhoneRegion     *string `json:"phone_region"`
-		SessionLifetime *string `json:"session_lifetime"`
+		PhoneRegion     *string   `json:"phone_region"`
+		SessionLifetime *string   `json:"session_lifetime"`
+		ChatOrigins     *[]string `json:"chat_origins"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	var life lethe.Duration
+	var chat engine.ChatChange
 	if body.SessionLifetime != nil {
-		var err error
-		if life, err = session.ParseLifetime(*body.SessionLifetime); err != nil {
+		life, err := session.ParseLifetime(*body.SessionLifetime)
+		if err != nil {
 			return err
 		}
+		chat.Lifetime = &life
 	}
-	if body.PhoneRegion == nil && body.SessionLifetime == nil {
+	chat.Origins = body.ChatOrigins
+	if body.PhoneRegion == nil && chat.Lifetime == nil && chat.Origins == nil {
 		return s.getTenant(w, r, p)
 	}
 	var t *lethe.Tenant
@@ -87,8 +95,8 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p engine.Pr
 			return err
 		}
 	}
-	if body.SessionLifetime != nil {
-		if t, err = s.eng.SetSessionLifetime(r.Context(), p.Name, r.PathValue("tenant"), life); err != nil {
+	if chat.Lifetime != nil || chat.Origins != nil {
+		if t, err = s.eng.SetChat(r.Context(), p.Name, r.PathValue("tenant"), chat); err != nil {
 			return err
 		}
 	}

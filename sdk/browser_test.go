@@ -22,6 +22,7 @@ import (
 	"github.com/lethe-privacy/lethe/engine"
 	"github.com/lethe-privacy/lethe/httpapi"
 	"github.com/lethe-privacy/lethe/keyring"
+	"github.com/lethe-privacy/lethe/sdk"
 	"github.com/lethe-privacy/lethe/sqlite"
 )
 
@@ -437,6 +438,47 @@ func TestBrowser(t *testing.T) {
 					t.Fatalf("localStorage %v, %d cookies; want persisted %v", keys, cookies, tt.persisted)
 				}
 			})
+		}
+	})
+
+	t.Run("CrossOriginOnlyFromTheTenantsChatOrigins", func(t *testing.T) {
+		// The customer's site, on another origin, bundles the SDK itself and
+		// calls Lethe across origins.
+		site := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if r.URL.Path == "/lethe-chat.js" {
+				w.Header().Set("Content-Type", "text/javascript")
+				w.Write(sdk.Script)
+				return
+			}
+			w.Header().Set("Content-Type", "text/html")
+			io.WriteString(w, `<!doctype html><script type="module">
+import { createChat } from '/lethe-chat.js';
+const p = new URLSearchParams(location.hash.slice(1));
+window.chat = createChat({ server: p.get('server'), tenant: 'bot', token: p.get('token'), consent: { mode: 'none' } });
+window.chat.start();
+</script>`)
+		}))
+		defer site.Close()
+		tryOpen := func(t *testing.T) string {
+			ctx := tab(t)
+			run(t, ctx, chromedp.Navigate(site.URL+"/#"+url.Values{"server": {cs.url}, "token": {cs.mint()}}.Encode()))
+			waitFor(t, ctx, "window.chat && chat.status === 'ready'")
+			return eval[string](t, ctx, "chat.open().then(() => 'opened', e => 'failed: ' + e.message)")
+		}
+		before := len(cs.openings("127.0.0.1"))
+		if got := tryOpen(t); got == "opened" {
+			t.Fatal("a page of an origin the tenant did not name opened the chat")
+		}
+		if got := len(cs.openings("127.0.0.1")); got != before {
+			t.Fatalf("the refused origin stored an address: %d openings, %d before", got, before)
+		}
+		cs.call(adminToken, "PATCH", "/v1/tenants/bot", `{"chat_origins":["`+site.URL+`"]}`, 200)
+		defer cs.call(adminToken, "PATCH", "/v1/tenants/bot", `{"chat_origins":[]}`, 200)
+		if got := tryOpen(t); got != "opened" {
+			t.Fatalf("the tenant's own chat origin: %s", got)
+		}
+		if got := len(cs.openings("127.0.0.1")); got != before+1 {
+			t.Fatalf("%d openings after a cross-origin open, want %d", got, before+1)
 		}
 	})
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"testing"
 
 	"github.com/lethe-privacy/lethe"
@@ -50,9 +51,9 @@ var tenantTests = map[string]func(*testing.T, Opener){
 		wantErr(t, "SetTenantPhoneRegion of an unknown tenant", s.SetTenantPhoneRegion(ctx, "nobody", "NL"), lethe.ErrNotFound)
 		wantErr(t, "SetTenantPhoneRegion to nothing", s.SetTenantPhoneRegion(ctx, "nl", ""), lethe.ErrInvalid)
 	},
-	// A tenant starts with session tokens off; a lifetime it sets is
-	// read back as written and reaches that tenant alone.
-	"SessionLifetimeOffByDefaultAndChanged": func(t *testing.T, open Opener) {
+	// A tenant starts with session tokens off and no chat origins; what it
+	// sets is read back as written and reaches that tenant alone.
+	"ChatSettingsOffByDefaultAndChanged": func(t *testing.T, open Opener) {
 		s := open(t)
 		ctx := t.Context()
 		for _, id := range []string{"a", "b"} {
@@ -71,8 +72,15 @@ var tenantTests = map[string]func(*testing.T, Opener){
 		if got := lifetime("a"); got != "0s" {
 			t.Errorf("new tenant's session lifetime = %s, want 0s (off)", got)
 		}
-		if err := s.SetTenantSessionLifetime(ctx, "a", lethe.MustDuration("14d")); err != nil {
-			t.Fatalf("SetTenantSessionLifetime: %v", err)
+		if tn, _ := s.Tenant(ctx, "a"); tn.ChatOrigins != nil {
+			t.Errorf("new tenant's chat origins = %v, want none", tn.ChatOrigins)
+		}
+		origins := []string{"https://shop.example", "http://localhost:3000"}
+		if err := s.SetTenantChat(ctx, "a", lethe.MustDuration("14d"), origins); err != nil {
+			t.Fatalf("SetTenantChat: %v", err)
+		}
+		if tn, _ := s.Tenant(ctx, "a"); !slices.Equal(tn.ChatOrigins, origins) {
+			t.Errorf("chat origins = %v, want %v", tn.ChatOrigins, origins)
 		}
 		if got := lifetime("a"); got != "14d" {
 			t.Errorf("lifetime after the change = %s, want 14d", got)
@@ -88,6 +96,12 @@ var tenantTests = map[string]func(*testing.T, Opener){
 		if err != nil || len(page) != 2 || page[0].SessionLifetime.String() != "14d" {
 			t.Fatalf("ListTenants = %v, %v; want a with 14d", page, err)
 		}
-		wantErr(t, "SetTenantSessionLifetime of an unknown tenant", s.SetTenantSessionLifetime(ctx, "nobody", lethe.MustDuration("1h")), lethe.ErrNotFound)
+		if err := s.SetTenantChat(ctx, "a", lethe.MustDuration("14d"), nil); err != nil {
+			t.Fatalf("SetTenantChat without origins: %v", err)
+		}
+		if tn, _ := s.Tenant(ctx, "a"); tn.ChatOrigins != nil {
+			t.Errorf("chat origins after clearing = %v", tn.ChatOrigins)
+		}
+		wantErr(t, "SetTenantChat of an unknown tenant", s.SetTenantChat(ctx, "nobody", lethe.MustDuration("1h"), nil), lethe.ErrNotFound)
 	},
 }
