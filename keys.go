@@ -19,6 +19,11 @@ const (
 	// since format version 2, so that anyone holding the published public
 	// key can verify them, not only the holder of the master key.
 	KeySigning KeyPurpose = "signing"
+	// KeySession is the 32-byte Ed25519 seed that signs the chat's session
+	// tokens. It is apart from KeySigning so that a token can never pass
+	// for a receipt signature, nor the other way round, and so that the
+	// two rotate on their own schedules.
+	KeySession KeyPurpose = "session"
 )
 
 // WrappedKey is a tenant key as the database holds it: only ever wrapped

@@ -94,6 +94,14 @@ type Tenant struct {
 	// packs, else DefaultPhoneRegion) so that a later pack release does
 	// not change how its numbers are read.
 	PhoneRegion string
+	// SessionLifetime is how long a chat session token (and the chat state
+	// the browser keeps with it) lives: 30m to 14d, zero for off, which is
+	// the default, so that a tenant keeps nothing in browsers until it
+	// chooses to (C13).
+	SessionLifetime Duration
+	// ChatOrigins are the web origins ("https://shop.example") whose pages
+	// may call the chat's public routes from the browser; none by default.
+	ChatOrigins []string
 	CreatedAt   time.Time
 }
 

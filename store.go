@@ -35,6 +35,10 @@ type Store interface {
 	// when the tenant does not exist. Stored blind-index hashes stay as
 	// they are.
 	SetTenantPhoneRegion(ctx context.Context, tenant, region string) error
+	// SetTenantChat changes a tenant's chat settings: how long its session
+	// tokens live (zero: off) and the origins its pages are served from;
+	// ErrNotFound when the tenant does not exist.
+	SetTenantChat(ctx context.Context, tenant string, lifetime Duration, origins []string) error
 
 	// PutKey stores a wrapped tenant key; ErrConflict when that tenant,
 	// purpose and version exist.

@@ -52,6 +52,14 @@ var notKept = map[string]struct {
 }{
 	"POST /v1/tenants/{tenant}/subjects/search": {false, "a read: a retry repeats it"},
 	"POST /v1/tenants/{tenant}/keys":            {true, "a new key's secret is shown once and never kept; list the tenant's keys to see whether a lost answer created one"},
+	// A session token carries sealed personal data, which must not
+	// outlive an erasure in a kept answer; minting keeps no state, so a
+	// retry simply mints another. The chat's own calls repeat safely by
+	// design (one opening per session; variables replaced).
+	"POST /v1/tenants/{tenant}/sessions":           {false, "stateless: a retry mints another token"},
+	"POST /v1/tenants/{tenant}/sessions/verify":    {false, "a read: a retry repeats it"},
+	"POST /v1/tenants/{tenant}/sessions/open":      {false, "one opening per session: a retry changes nothing"},
+	"POST /v1/tenants/{tenant}/sessions/variables": {false, "a retry stores the same variables again"},
 }
 
 // withIdempotency wraps the handler of every POST route but notKept's.

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/session"
 )
 
 // Problem is an RFC 9457 problem details object.
@@ -67,6 +68,11 @@ func problemFor(err error, log *slog.Logger, r *http.Request) Problem {
 		p.Status, p.Type, p.Title = http.StatusUnprocessableEntity, "urn:lethe:problem:invalid", "Invalid input"
 		p.Detail = err.Error()
 		p.Errors = fieldErrors(err)
+	case errors.Is(err, session.ErrRefused):
+		// A chat's session token: say why (expired, bad signature, another
+		// tenant's), which tells a forger nothing a JWT decoder does not.
+		p.Status, p.Type, p.Title = http.StatusUnauthorized, "urn:lethe:problem:session-refused", "Session token refused"
+		p.Detail = err.Error()
 	case errors.Is(err, lethe.ErrUnauthorized):
 		p.Status, p.Type, p.Title = http.StatusUnauthorized, "urn:lethe:problem:unauthorized", "Unauthorized"
 		p.Detail = "a valid bearer token is required"

@@ -53,6 +53,16 @@ var routeRoles = map[string][]string{
 	"GET /v1/tenants/{tenant}/requests/{id}/export":                     {"requests"},
 	"GET /v1/tenants/{tenant}/origins":                                  {"requests"},
 	"GET /v1/tenants/{tenant}/logs/{log}":                               {"auditor"},
+	"POST /v1/tenants/{tenant}/sessions":                                {"writer"},
+	"POST /v1/tenants/{tenant}/sessions/verify":                         {"writer"},
+	"POST /v1/tenants/{tenant}/sessions/open":                           nil,
+	"POST /v1/tenants/{tenant}/sessions/variables":                      nil,
+	"OPTIONS /v1/tenants/{tenant}/sessions/open":                        nil,
+	"OPTIONS /v1/tenants/{tenant}/sessions/variables":                   nil,
+	"POST /v1/tenants/{tenant}/session-keys":                            {"admin"},
+	"GET /demo/chat":                                                    nil,
+	"GET /demo/chat/lethe-chat.js":                                      nil,
+	"GET /demo/chat/demo.js":                                            nil,
 }
 
 // caller is one kind of principal the walk tries on every route.

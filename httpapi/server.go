@@ -95,7 +95,7 @@ type route struct {
 // routes is the routing table. Resource files with routes of their own add
 // them here (requestRoutes in requests.go, logRoutes in logs.go,
 // keyRoutes in keys.go, receiptRoutes in receipts.go, dataKeyRoutes in
-// datakeys.go).
+// datakeys.go, sessionRoutes in sessions.go).
 func routes() []route {
 	rs := []route{
 		{"GET", "/healthz", public, (*Server).healthz},
@@ -125,6 +125,7 @@ func routes() []route {
 	rs = append(rs, listingRoutes()...)
 	rs = append(rs, receiptRoutes()...)
 	rs = append(rs, dataKeyRoutes()...)
+	rs = append(rs, sessionRoutes()...)
 	return withIdempotency(rs)
 }
 

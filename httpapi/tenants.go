@@ -8,13 +8,16 @@ import (
 	"github.com/lethe-privacy/lethe/engine"
 	"github.com/lethe-privacy/lethe/policy"
 	"github.com/lethe-privacy/lethe/retention"
+	"github.com/lethe-privacy/lethe/session"
 )
 
 type tenantJSON struct {
-	ID          string    `json:"id"`
-	Packs       []string  `json:"packs"`
-	PhoneRegion string    `json:"phone_region"`
-	CreatedAt   time.Time `json:"created_at"`
+	ID              string    `json:"id"`
+	Packs           []string  `json:"packs"`
+	PhoneRegion     string    `json:"phone_region"`
+	SessionLifetime string    `json:"session_lifetime"`
+	ChatOrigins     []string  `json:"chat_origins"`
+	CreatedAt       time.Time `json:"created_at"`
 }
 
 func toTenantJSON(t *lethe.Tenant) tenantJSON {
@@ -22,7 +25,15 @@ func toTenantJSON(t *lethe.Tenant) tenantJSON {
 	if packs == nil {
 		packs = []string{}
 	}
-	return tenantJSON{ID: t.ID, Packs: packs, PhoneRegion: t.PhoneRegion, CreatedAt: t.CreatedAt}
+	life := "0"
+	if !t.SessionLifetime.IsZero() {
+		life = t.SessionLifetime.String()
+	}
+	origins := t.ChatOrigins
+	if origins == nil {
+		origins = []string{}
+	}
+	return tenantJSON{ID: t.ID, Packs: packs, PhoneRegion: t.PhoneRegion, SessionLifetime: life, ChatOrigins: origins, CreatedAt: t.CreatedAt}
 }
 
 func (s *Server) createTenant(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
@@ -52,22 +63,42 @@ func (s *Server) getTenant(w http.ResponseWriter, r *http.Request, _ engine.Prin
 	return nil
 }
 
-// patchTenant changes what a tenant may change about itself: today its
-// phone region. Stored numbers are not rehashed (see
-// engine.SetPhoneRegion).
+// patchTenant changes what a tenant may change about itself: its phone
+// region and its chat settings (session lifetime, chat origins). Stored
+// numbers are not rehashed (see engine.SetPhoneRegion). The lifetime is
+// checked before anything is stored.
 func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p engine.Principal) error {
 	var body struct {
-		PhoneRegion *string `json:"phone_region"`
+		PhoneRegion     *string   `json:"phone_region"`
+		SessionLifetime *string   `json:"session_lifetime"`
+		ChatOrigins     *[]string `json:"chat_origins"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
 	}
-	if body.PhoneRegion == nil {
+	var chat engine.ChatChange
+	if body.SessionLifetime != nil {
+		life, err := session.ParseLifetime(*body.SessionLifetime)
+		if err != nil {
+			return err
+		}
+		chat.Lifetime = &life
+	}
+	chat.Origins = body.ChatOrigins
+	if body.PhoneRegion == nil && chat.Lifetime == nil && chat.Origins == nil {
 		return s.getTenant(w, r, p)
 	}
-	t, err := s.eng.SetPhoneRegion(r.Context(), p.Name, r.PathValue("tenant"), *body.PhoneRegion)
-	if err != nil {
-		return err
+	var t *lethe.Tenant
+	var err error
+	if body.PhoneRegion != nil {
+		if t, err = s.eng.SetPhoneRegion(r.Context(), p.Name, r.PathValue("tenant"), *body.PhoneRegion); err != nil {
+			return err
+		}
+	}
+	if chat.Lifetime != nil || chat.Origins != nil {
+		if t, err = s.eng.SetChat(r.Context(), p.Name, r.PathValue("tenant"), chat); err != nil {
+			return err
+		}
 	}
 	writeJSON(w, http.StatusOK, toTenantJSON(t))
 	return nil

@@ -247,7 +247,7 @@ func (k *Keyring) load(ctx context.Context, tenant string) (*TenantKeys, error) 
 	var indexV, receiptV uint32
 	for _, w := range wrapped {
 		switch w.Purpose {
-		case lethe.KeyData, lethe.KeyIndex, lethe.KeyReceipt, lethe.KeySigning:
+		case lethe.KeyData, lethe.KeyIndex, lethe.KeyReceipt, lethe.KeySigning, lethe.KeySession:
 		default:
 			continue // a purpose of a later version of Lethe: not ours to use
 		}
@@ -283,6 +283,8 @@ func (k *Keyring) load(ctx context.Context, tenant string) (*TenantKeys, error) 
 			}
 		case lethe.KeySigning:
 			t.addSigningKey(w.Version, secret, w.Retired)
+		case lethe.KeySession:
+			t.sess.addLocked(w.Version, secret, w.Retired) // t is not shared yet
 		}
 	}
 	switch {

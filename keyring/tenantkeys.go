@@ -44,6 +44,9 @@ type TenantKeys struct {
 	signing    map[uint32]*signingKey
 	signingCur uint32 // newest non-retired signing key version; 0 when none
 
+	// sess holds the session token keys (sessionkeys.go).
+	sess sessionKeys
+
 	mu      sync.RWMutex
 	data    map[uint32]*dataKey
 	current uint32 // newest non-retired data key version; 0 when none

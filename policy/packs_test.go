@@ -10,7 +10,7 @@ import (
 
 func TestPack_EveryPackLoadsAndValidates(t *testing.T) {
 	names := PackNames()
-	if want := []string{"chatbot", "conversations", "erp-marketplace"}; !slices.Equal(names, want) {
+	if want := []string{"chatbot", "conversations", "erp-marketplace", "webchat"}; !slices.Equal(names, want) {
 		t.Fatalf("PackNames() = %v, want %v", names, want)
 	}
 	for _, name := range names {

@@ -9,7 +9,7 @@ import (
 )
 
 func TestPacks_DeclareTheirPhoneRegion(t *testing.T) {
-	want := map[string]string{"chatbot": "DE", "conversations": "BE", "erp-marketplace": "DE"}
+	want := map[string]string{"chatbot": "DE", "conversations": "BE", "erp-marketplace": "DE", "webchat": ""}
 	for _, name := range PackNames() {
 		p, err := Pack(name)
 		if err != nil {

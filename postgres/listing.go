@@ -19,7 +19,7 @@ func pageLimit(n int) int {
 	return n
 }
 
-const qListTenants = "SELECT id, packs, phone_region, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2"
+const qListTenants = "SELECT id, packs, phone_region, session_lifetime, chat_origins, created_at FROM tenants WHERE id > $1 ORDER BY id LIMIT $2"
 
 // ListTenants pages through the tenants in id order, a range scan of the
 // primary key.

@@ -79,8 +79,8 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 	if region == "" {
 		region = lethe.DefaultPhoneRegion
 	}
-	_, err = db.Exec(ctx, "INSERT INTO tenants (id, packs, phone_region, created_at) VALUES ($1, $2, $3, $4)",
-		t.ID, packs, region, ms(s.orNow(t.CreatedAt)))
+	_, err = db.Exec(ctx, "INSERT INTO tenants (id, packs, phone_region, session_lifetime, chat_origins, created_at) VALUES ($1, $2, $3, $4, $5, $6)",
+		t.ID, packs, region, t.SessionLifetime.String(), originsJSON(t.ChatOrigins), ms(s.orNow(t.CreatedAt)))
 	if err = mapErr(err); errors.Is(err, lethe.ErrConflict) {
 		return &lethe.ConflictError{What: fmt.Sprintf("tenant %s exists", t.ID), Err: err}
 	}
@@ -110,9 +110,26 @@ func (s *Store) SetTenantPhoneRegion(ctx context.Context, tenant, region string)
 	return nil
 }
 
+// SetTenantChat changes a tenant's session lifetime and chat origins;
+// lethe.ErrNotFound when the tenant does not exist.
+func (s *Store) SetTenantChat(ctx context.Context, tenant string, lifetime lethe.Duration, origins []string) error {
+	db, err := s.db()
+	if err != nil {
+		return err
+	}
+	tag, err := db.Exec(ctx, "UPDATE tenants SET session_lifetime = $1, chat_origins = $2 WHERE id = $3", lifetime.String(), originsJSON(origins), tenant)
+	if err != nil {
+		return fmt.Errorf("tenant %s: set chat settings: %w", tenant, mapErr(err))
+	}
+	if tag.RowsAffected() == 0 {
+		return fmt.Errorf("tenant %s: %w", tenant, lethe.ErrNotFound)
+	}
+	return nil
+}
+
 // Tenant reads one tenant; lethe.ErrNotFound when absent.
 func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
-	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, created_at FROM tenants WHERE id = $1", id)
+	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, session_lifetime, chat_origins, created_at FROM tenants WHERE id = $1", id)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
@@ -124,7 +141,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
 
 // Tenants lists every tenant in id order.
 func (s *Store) Tenants(ctx context.Context) ([]*lethe.Tenant, error) {
-	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, created_at FROM tenants ORDER BY id")
+	ts, err := s.tenants(ctx, "SELECT id, packs, phone_region, session_lifetime, chat_origins, created_at FROM tenants ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
@@ -141,9 +158,26 @@ func (s *Store) tenants(ctx context.Context, query string, args ...any) ([]*leth
 		return nil, mapErr(err)
 	}
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*lethe.Tenant, error) {
-		var t lethe.Tenant
-		if err := row.Scan(&t.ID, &t.Packs, &t.PhoneRegion, &t.CreatedAt); err != nil {
+		var (
+			t        lethe.Tenant
+			lifetime string
+			origins  string
+		)
+		if err := row.Scan(&t.ID, &t.Packs, &t.PhoneRegion, &lifetime, &origins, &t.CreatedAt); err != nil {
 			return nil, err
+		}
+		if err := json.Unmarshal([]byte(origins), &t.ChatOrigins); err != nil {
+			return nil, fmt.Errorf("chat origins of %s: %w", t.ID, err)
+		}
+		if len(t.ChatOrigins) == 0 {
+			t.ChatOrigins = nil
+		}
+		d, err := lethe.ParseDuration(lifetime)
+		if err != nil {
+			return nil, fmt.Errorf("session lifetime of %s: %w", t.ID, err)
+		}
+		if !d.IsZero() { // off reads back as the zero value it was written from
+			t.SessionLifetime = d
 		}
 		t.CreatedAt = t.CreatedAt.UTC()
 		return &t, nil
@@ -338,4 +372,13 @@ func (s *Store) PutSettings(ctx context.Context, tenant, collection string, st *
 		return fmt.Errorf("put settings %s/%s: %w", tenant, collection, mapErr(err))
 	}
 	return nil
+}
+
+// originsJSON is how a tenant's chat origins are stored: a JSON array.
+func originsJSON(origins []string) string {
+	if origins == nil {
+		origins = []string{}
+	}
+	b, _ := json.Marshal(origins) // strings always marshal
+	return string(b)
 }

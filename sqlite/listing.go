@@ -17,7 +17,7 @@ func pageLimit(n int) int {
 	return n
 }
 
-const qListTenants = "SELECT id, packs, phone_region, created_at FROM tenants WHERE id > ? ORDER BY id LIMIT ?"
+const qListTenants = "SELECT id, packs, phone_region, session_lifetime, chat_origins, created_at FROM tenants WHERE id > ? ORDER BY id LIMIT ?"
 
 // ListTenants pages through the tenants in id order, a range scan of the
 // primary key.

@@ -99,8 +99,8 @@ func (s *Store) CreateTenant(ctx context.Context, t *lethe.Tenant) error {
 		return fmt.Errorf("create tenant %s: %w", t.ID, err)
 	}
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, "INSERT INTO tenants (id, packs, phone_region, created_at) VALUES (?, ?, ?, ?)",
-			t.ID, string(pj), phoneRegion(t), millis(s.orNow(t.CreatedAt)))
+		_, err := tx.ExecContext(ctx, "INSERT INTO tenants (id, packs, phone_region, session_lifetime, chat_origins, created_at) VALUES (?, ?, ?, ?, ?, ?)",
+			t.ID, string(pj), phoneRegion(t), t.SessionLifetime.String(), originsJSON(t.ChatOrigins), millis(s.orNow(t.CreatedAt)))
 		return err
 	})
 	if errors.Is(err, lethe.ErrConflict) {
@@ -132,9 +132,27 @@ func (s *Store) SetTenantPhoneRegion(ctx context.Context, tenant, region string)
 	return nil
 }
 
+// SetTenantChat changes a tenant's session lifetime and chat origins;
+// lethe.ErrNotFound when the tenant does not exist.
+func (s *Store) SetTenantChat(ctx context.Context, tenant string, lifetime lethe.Duration, origins []string) error {
+	if err := s.updateOne(ctx, "UPDATE tenants SET session_lifetime = ?, chat_origins = ? WHERE id = ?", lifetime.String(), originsJSON(origins), tenant); err != nil {
+		return fmt.Errorf("tenant %s: set chat settings: %w", tenant, err)
+	}
+	return nil
+}
+
+// originsJSON is how a tenant's chat origins are stored: a JSON array.
+func originsJSON(origins []string) string {
+	if origins == nil {
+		origins = []string{}
+	}
+	b, _ := json.Marshal(origins) // strings always marshal
+	return string(b)
+}
+
 // Tenant reads one tenant; lethe.ErrNotFound when absent.
 func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
-	rows, err := s.query(ctx, "SELECT id, packs, phone_region, created_at FROM tenants WHERE id = ?", id)
+	rows, err := s.query(ctx, "SELECT id, packs, phone_region, session_lifetime, chat_origins, created_at FROM tenants WHERE id = ?", id)
 	if err != nil {
 		return nil, fmt.Errorf("tenant %s: %w", id, err)
 	}
@@ -150,7 +168,7 @@ func (s *Store) Tenant(ctx context.Context, id string) (*lethe.Tenant, error) {
 
 // Tenants lists every tenant in id order.
 func (s *Store) Tenants(ctx context.Context) ([]*lethe.Tenant, error) {
-	rows, err := s.query(ctx, "SELECT id, packs, phone_region, created_at FROM tenants ORDER BY id")
+	rows, err := s.query(ctx, "SELECT id, packs, phone_region, session_lifetime, chat_origins, created_at FROM tenants ORDER BY id")
 	if err != nil {
 		return nil, fmt.Errorf("tenants: %w", err)
 	}
@@ -166,12 +184,27 @@ func scanTenants(rows *sql.Rows) ([]*lethe.Tenant, error) {
 	var out []*lethe.Tenant
 	for rows.Next() {
 		var (
-			t     lethe.Tenant
-			packs string
-			at    int64
+			t        lethe.Tenant
+			packs    string
+			lifetime string
+			origins  string
+			at       int64
 		)
-		if err := rows.Scan(&t.ID, &packs, &t.PhoneRegion, &at); err != nil {
+		if err := rows.Scan(&t.ID, &packs, &t.PhoneRegion, &lifetime, &origins, &at); err != nil {
 			return nil, mapErr(err)
+		}
+		if err := json.Unmarshal([]byte(origins), &t.ChatOrigins); err != nil {
+			return nil, fmt.Errorf("chat origins of %s: %w", t.ID, err)
+		}
+		if len(t.ChatOrigins) == 0 {
+			t.ChatOrigins = nil
+		}
+		d, err := lethe.ParseDuration(lifetime)
+		if err != nil {
+			return nil, fmt.Errorf("session lifetime of %s: %w", t.ID, err)
+		}
+		if !d.IsZero() { // off reads back as the zero value it was written from
+			t.SessionLifetime = d
 		}
 		if err := json.Unmarshal([]byte(packs), &t.Packs); err != nil {
 			return nil, fmt.Errorf("packs of %s: %w", t.ID, err)
