@@ -135,7 +135,7 @@ func (v *validator) vectors(c *Collection, ctx string) {
 			v.errorf(f, "name", "%s: the vector field must be named %s, not %s", ctx, EmbeddingField, f.Name)
 		case f.Type == TypeVector:
 			found = true
-			if f.PII || f.Subject != "" || f.Personal || f.Unique || f.Link != "" || f.Anonymize != "" {
+			if f.PII || f.Subject != "" || f.Personal || f.Unique || f.Link != "" || v.locs.has(f, "anonymize") {
 				v.errorf(f, "type", "%s: field %s is the plain search index: no pii, personal, subject, unique, link or anonymize", ctx, f.Name)
 			}
 		}
