@@ -102,6 +102,10 @@ func TestVectorsAPI_SearchErasureAndCanary(t *testing.T) {
 		}})
 	}
 	base := "/v1/tenants/kb/collections/knowledge_chunks"
+	cols := ts.must(200, ts.do(key, "GET", "/v1/tenants/kb/collections", nil)).json(t)["collections"].([]any)
+	if c := cols[0].(map[string]any); len(cols) != 1 || c["kind"] != "vectors" || c["dimension"] != 384.0 {
+		t.Fatalf("collections: %v", cols)
+	}
 	ts.must(201, ts.do(key, "POST", base+"/records", map[string]any{"records": records}))
 
 	search := func(ts *testServer, v []float64, k int) []map[string]any {
