@@ -71,7 +71,7 @@ func BenchmarkHNSW_100k(b *testing.B) {
 	b.Run("exact", func(b *testing.B) {
 		measure(b, func(q []float32) []Hit { hits, _ := x.Search(q, 10); return hits })
 	})
-	for _, ef := range []int{200, 400, 800, 1600, 3200} {
+	for _, ef := range []int{200, 800, 1600, 3200, 6400} {
 		b.Run(fmt.Sprintf("hnsw-ef%d", ef), func(b *testing.B) {
 			measure(b, func(q []float32) []Hit { hits, _ := h.Search(q, 10, ef); return hits })
 			b.ReportMetric(build.Seconds(), "build-s")
