@@ -8,8 +8,8 @@ import (
 // DefaultExactMax is the collection size up to which Index scans every
 // vector. Measured here on random 384-dimension vectors (BENCHMARKS.md,
 // "Vector search"): at 100k the exact scan answers in a few milliseconds
-// with the AVX2 kernel, while the graph needs a candidate list of 3200 to
-// reach recall@10 0.95 and is then no faster. Real embeddings have far
+// with the AVX2 kernel, while the graph needs a candidate list of 6400 to
+// reach recall@10 0.95 and is then slower. Real embeddings have far
 // fewer effective dimensions and the graph wins on them sooner, but a
 // store must not trade exactness for nothing, so the default is high.
 const DefaultExactMax = 200_000
