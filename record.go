@@ -59,6 +59,12 @@ type Record struct {
 	Sealed map[string][]byte
 	// Subjects are the blind-index entries of the record's identifiers.
 	Subjects []Subject
+	// Embedding is the plain search vector of a record of a vectors
+	// collection, in the vectors package's float32 encoding; nil for every
+	// other record. It lives in the record's own row, so whatever deletes
+	// the record (a request, a sweep, a tenant's removal) deletes it in the
+	// same statement.
+	Embedding []byte
 
 	Plan Plan
 }

@@ -79,6 +79,8 @@ func (s *auditedStore) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 	if err := s.Store.ApplyBatch(ctx, b); err != nil {
 		return err
 	}
+	s.e.unindexed(b.Deletes)
+	s.e.indexed(b.Updates)
 	s.e.signHeads(ctx, b.Audit)
 	return nil
 }
@@ -87,6 +89,8 @@ func (s *auditedStore) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBa
 	if err := s.Store.ApplyRequestBatch(ctx, b); err != nil {
 		return err
 	}
+	s.e.unindexed(b.Deletes)
+	s.e.indexed(b.Updates)
 	s.e.signHeads(ctx, b.Audit)
 	return nil
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/lethe-privacy/lethe/audit"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/policy"
+	"github.com/lethe-privacy/lethe/vectors"
 )
 
 // Config is what an Engine is built from.
@@ -52,6 +53,10 @@ type Config struct {
 	// NoReadAudit turns off the manager-log entry for each read of
 	// decrypted PII (on by default; off only for measurements).
 	NoReadAudit bool
+	// VectorExactMax is the size up to which a vectors collection is
+	// searched by an exact scan, an HNSW graph beyond (0:
+	// vectors.DefaultExactMax).
+	VectorExactMax int
 }
 
 // Engine runs Lethe's use cases. It is safe for concurrent use.
@@ -82,6 +87,8 @@ type Engine struct {
 	bg       sync.WaitGroup
 	stop     context.CancelFunc
 	bgCtx    context.Context
+
+	vecs vectorIndexes
 }
 
 type settingsKey struct{ tenant, collection string }
@@ -115,6 +122,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		instance: newInstance(),
 		tenants:  make(map[string]*tenantState),
 		settings: make(map[settingsKey]cachedSettings),
+		vecs:     vectorIndexes{exactMax: cfg.VectorExactMax, cfg: vectors.HNSWConfig{Seed: 1}},
+	}
+	if es, ok := cfg.Store.(lethe.EmbeddingStore); ok {
+		e.vecs.src = es
 	}
 	clock := cfg.Now
 	if clock == nil {

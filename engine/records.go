@@ -70,6 +70,9 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 		if err == nil {
 			r.Subjects, err = subjectsOf(keys, c, fields)
 		}
+		if err == nil {
+			r.Embedding, err = embeddingOf(c, fields)
+		}
 		if err != nil {
 			if !invalid.addErr(atIndex(err, i, len(in))) {
 				return nil, atIndex(err, i, len(in))
@@ -87,6 +90,7 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 	if err := e.store.InsertRecords(ctx, recs); err != nil {
 		return nil, err
 	}
+	e.indexed(recs)
 	return docs, nil
 }
 
@@ -249,7 +253,7 @@ func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[strin
 	}
 	if r.State == lethe.StateAnonymized {
 		for name := range patch {
-			if c.Field(name).IsPII() {
+			if f := c.Field(name); f.IsPII() || f.Type == policy.TypeVector {
 				return nil, &lethe.FieldError{Field: "fields." + name, Reason: "the record is anonymized; its personal data cannot be written again"}
 			}
 		}
@@ -278,6 +282,11 @@ func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[strin
 	for k, v := range sealed {
 		r.Sealed[k] = v
 	}
+	if _, ok := patch[policy.EmbeddingField]; ok && c.IsVectors() {
+		if r.Embedding, err = embeddingOf(c, changed); err != nil {
+			return nil, err
+		}
+	}
 	if err := checkRequired(c, mergedNames(r)); err != nil {
 		return nil, err
 	}
@@ -293,6 +302,7 @@ func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[strin
 	if err := e.store.UpdateRecord(ctx, r); err != nil {
 		return nil, err
 	}
+	e.indexed([]*lethe.Record{r})
 	// Announced only now: a commit of reads should not wait for the
 	// update's own commit.
 	read := e.startRead()
@@ -326,6 +336,9 @@ func mergedNames(r *lethe.Record) map[string]any {
 	}
 	for k := range r.Sealed {
 		m[k] = true
+	}
+	if r.Embedding != nil {
+		m[policy.EmbeddingField] = true
 	}
 	return m
 }

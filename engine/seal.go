@@ -9,6 +9,7 @@ import (
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/policy"
+	"github.com/lethe-privacy/lethe/vectors"
 )
 
 // sealFields splits validated fields into the plain part and the sealed
@@ -21,6 +22,9 @@ func sealFields(keys *keyring.TenantKeys, c *policy.Collection, ref lethe.Record
 	var sealed map[string][]byte
 	for name, v := range fields {
 		f := c.Field(name)
+		if f != nil && f.Type == policy.TypeVector {
+			continue // its own column: lethe.Record.Embedding
+		}
 		if f == nil || !f.IsPII() {
 			plain[name] = v
 			continue
@@ -60,6 +64,13 @@ func openFields(keys *keyring.TenantKeys, r *lethe.Record) (map[string]any, erro
 			return nil, fmt.Errorf("decode %s/%s/%s: %w", r.Collection, r.ID, name, lethe.ErrCrypto)
 		}
 		out[name] = normalizeJSON(v)
+	}
+	if len(r.Embedding) > 0 {
+		v, err := vectors.Decode(r.Embedding, len(r.Embedding)/4)
+		if err != nil {
+			return nil, fmt.Errorf("record %s/%s: %w", r.Collection, r.ID, err)
+		}
+		out[policy.EmbeddingField] = v
 	}
 	return out, nil
 }

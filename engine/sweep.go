@@ -327,6 +327,8 @@ func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) 
 		subjects = append(subjects, subs...)
 	}
 	r.Plain, r.Sealed, r.Subjects = plain, sealed, subjects
+	// An embedding says what its text said: it goes with the payload.
+	r.Embedding = nil
 	r.State = lethe.StateAnonymized
 	r.UpdatedAt = now
 	r.Plan = retention.Plan(c, s, planInput(r))

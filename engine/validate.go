@@ -292,6 +292,13 @@ func (p *problems) value(f *policy.Field, v any, path string) (any, bool) {
 	case policy.TypeJSON:
 		out := p.freeJSON(v, path)
 		return out, len(*p) == n
+	case policy.TypeVector:
+		vec, reason := vectorValue(v)
+		if reason != "" {
+			p.add(path, reason)
+			return nil, false
+		}
+		return vec, true
 	case policy.TypeList:
 		list, ok := v.([]any)
 		if !ok {

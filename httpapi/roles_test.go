@@ -41,6 +41,7 @@ var routeRoles = map[string][]string{
 	"DELETE /v1/tenants/{tenant}/collections/{collection}/records/{id}": {"writer"},
 	"GET /v1/tenants/{tenant}/collections/{collection}/records/{id}":    {"reader"},
 	"GET /v1/tenants/{tenant}/collections/{collection}/records":         {"reader"},
+	"POST /v1/tenants/{tenant}/collections/{collection}/search":         {"reader"},
 	"GET /v1/tenants/{tenant}/subjects":                                 {"reader"},
 	"POST /v1/tenants/{tenant}/subjects/search":                         {"reader"},
 	"GET /v1/tenants/{tenant}/plan":                                     {"reader"},

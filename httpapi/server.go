@@ -113,6 +113,7 @@ func routes() []route {
 		{"GET", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", reader, (*Server).getRecord},
 		{"PATCH", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", writer, (*Server).patchRecord},
 		{"DELETE", "/v1/tenants/{tenant}/collections/{collection}/records/{id}", writer, (*Server).deleteRecord},
+		{"POST", "/v1/tenants/{tenant}/collections/{collection}/search", reader, (*Server).searchVectors},
 		{"GET", "/v1/tenants/{tenant}/subjects", reader, (*Server).findSubject},
 		{"POST", "/v1/tenants/{tenant}/subjects/search", reader, (*Server).searchSubject},
 		{"GET", "/v1/tenants/{tenant}/plan", reader, (*Server).plan},

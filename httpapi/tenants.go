@@ -140,6 +140,8 @@ type collectionJSON struct {
 	Pack        string      `json:"pack"`
 	Switchable  bool        `json:"switchable"`
 	Enabled     bool        `json:"enabled"`
+	Kind        policy.Kind `json:"kind,omitempty"`
+	Dimension   int         `json:"dimension,omitempty"`
 	SamePerson  []string    `json:"same_person,omitempty"`
 	Fields      []fieldJSON `json:"fields"`
 	Rules       []ruleJSON  `json:"rules"`
@@ -185,7 +187,7 @@ func (s *Server) listCollections(w http.ResponseWriter, r *http.Request, _ engin
 			return err
 		}
 		out = append(out, collectionJSON{Name: c.Name, Title: c.Title, Description: c.Description, Pack: c.Pack,
-			Switchable: c.Switchable, Enabled: retention.Enabled(c, st), SamePerson: c.SamePerson, Fields: toFieldsJSON(c.Fields), Rules: toRulesJSON(c.Rules)})
+			Switchable: c.Switchable, Enabled: retention.Enabled(c, st), Kind: c.Kind, Dimension: c.Dimension, SamePerson: c.SamePerson, Fields: toFieldsJSON(c.Fields), Rules: toRulesJSON(c.Rules)})
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"collections": out})
 	return nil

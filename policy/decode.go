@@ -67,7 +67,7 @@ func (d *decoder) mark(obj any, key string, n *yaml.Node) {
 // unencrypted.
 var (
 	policyKeys     = []string{"version", "name", "title", "description", "phone_region", "collections"}
-	collectionKeys = []string{"name", "title", "description", "requirement", "switchable", "enabled_by_default", "fields", "rules", "same_person"}
+	collectionKeys = []string{"name", "title", "description", "requirement", "switchable", "enabled_by_default", "fields", "rules", "same_person", "kind", "dimension"}
 	fieldKeys      = []string{"name", "type", "description", "pii", "personal", "subject", "unique", "anonymize", "value", "keys", "items", "required", "link"}
 	ruleKeys       = []string{"name", "action", "basis", "period", "when", "reason"}
 	periodKeys     = []string{"default", "options", "max"}
@@ -268,6 +268,10 @@ func (d *decoder) collection(n *yaml.Node) *Collection {
 			}
 		case "same_person":
 			c.SamePerson = d.strings(v, "same_person", c, "same_person")
+		case "kind":
+			c.Kind = Kind(d.str(v, "kind"))
+		case "dimension":
+			c.Dimension = d.integer(v, "dimension")
 		}
 	})
 	// A collection that cannot be switched off is always on; saying

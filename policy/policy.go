@@ -45,10 +45,37 @@ type Collection struct {
 	// Fields left out are not followed, because they may name someone
 	// else: an order's invoice e-mail can be an accountant's. See ADR 0013.
 	SamePerson []string `yaml:"same_person"`
+	// Kind is KindRecords (the default, also when empty) or KindVectors: a
+	// collection of chunks for retrieval, each with a plain embedding of
+	// Dimension float32 values in its field "embedding" and a payload
+	// (chunk text, source, metadata) sealed like any PII field. See ADR 0019.
+	Kind Kind `yaml:"kind"`
+	// Dimension is the length of every embedding of a vectors collection,
+	// fixed by the embedding model the application uses.
+	Dimension int `yaml:"dimension"`
 
 	// Pack is set by the loader to the policy's name.
 	Pack string `yaml:"-"`
 }
+
+// Kind says what a collection holds.
+type Kind string
+
+const (
+	KindRecords Kind = "records"
+	KindVectors Kind = "vectors"
+)
+
+// EmbeddingField is the one vector field of a vectors collection.
+const EmbeddingField = "embedding"
+
+// IsVectors reports whether the collection holds embeddings for retrieval.
+func (c *Collection) IsVectors() bool { return c.Kind == KindVectors }
+
+// MaxDimension bounds a collection's embedding length: the largest models
+// in use produce 3072 values; 4096 leaves room without letting one record
+// carry megabytes of floats.
+const MaxDimension = 4096
 
 // FieldType is the JSON shape a field's value must have.
 type FieldType string
@@ -71,6 +98,10 @@ const (
 	// application does not control.
 	TypeJSON FieldType = "json"
 	TypeList FieldType = "list" // list of objects described by Items
+	// TypeVector is the embedding of a vectors collection: a list of
+	// numbers of the collection's dimension, stored as float32 in a column
+	// of its own, in plain, because it is the search index.
+	TypeVector FieldType = "vector"
 )
 
 // Operator is how a field is anonymized (seed 001's O5, seed 002's X7/X11).

@@ -18,7 +18,7 @@ var lowerSnake = regexp.MustCompile(`^[a-z][a-z0-9_]*$`)
 // packName also allows hyphens ("erp-marketplace").
 var packName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
-var fieldTypes = []FieldType{TypeString, TypeText, TypeInteger, TypeNumber, TypeBoolean, TypeTimestamp, TypeDate, TypeID, TypeObject, TypeJSON, TypeList}
+var fieldTypes = []FieldType{TypeString, TypeText, TypeInteger, TypeNumber, TypeBoolean, TypeTimestamp, TypeDate, TypeID, TypeObject, TypeJSON, TypeList, TypeVector}
 
 var operators = []Operator{OpKeep, OpErase, OpClear, OpReplace, OpPlaceholder, OpUUID, OpDropKeys, OpEach}
 
@@ -77,6 +77,7 @@ func (v *validator) collection(c *Collection) {
 	}
 	v.fields(c, ctx, c.Fields, true)
 	v.samePerson(c, ctx)
+	v.vectors(c, ctx)
 	personal, expires, unknown := false, false, false
 	for _, f := range c.Fields {
 		personal = personal || f.IsPersonal()
@@ -97,6 +98,55 @@ func (v *validator) collection(c *Collection) {
 	// meant as the expiry.)
 	if personal && !expires && !unknown {
 		v.errorf(c, "rules", "%s: holds personal data but has no delete or anonymize rule (all personal data must expire)", ctx)
+	}
+}
+
+// vectors checks a collection's kind, and for a vectors collection its
+// dimension and its one embedding field. Such a collection has no
+// anonymize rule: the embedding is computed from the chunk text, so
+// erasing the text and keeping the embedding would keep what the text
+// said, and the embedding cannot be anonymized by itself.
+func (v *validator) vectors(c *Collection, ctx string) {
+	switch c.Kind {
+	case "", KindRecords:
+		if v.locs.has(c, "dimension") {
+			v.errorf(c, "dimension", "%s: dimension is only used by kind: vectors", ctx)
+		}
+		for _, f := range c.Fields {
+			if f.Type == TypeVector {
+				v.errorf(f, "type", "%s: field %s: type vector needs kind: vectors on the collection", ctx, f.Name)
+			}
+		}
+		return
+	case KindVectors:
+	default:
+		v.errorf(c, "kind", "%s: unknown kind %q (want records or vectors)", ctx, c.Kind)
+		return
+	}
+	if c.Dimension < 1 || c.Dimension > MaxDimension {
+		v.errorf(c, "dimension", "%s: kind vectors needs a dimension from 1 to %d, got %d", ctx, MaxDimension, c.Dimension)
+	}
+	found := false
+	for _, f := range c.Fields {
+		switch {
+		case f.Name == EmbeddingField && f.Type != TypeVector:
+			v.errorf(f, "type", "%s: field %s of a vectors collection must be of type vector", ctx, f.Name)
+		case f.Type == TypeVector && f.Name != EmbeddingField:
+			v.errorf(f, "name", "%s: the vector field must be named %s, not %s", ctx, EmbeddingField, f.Name)
+		case f.Type == TypeVector:
+			found = true
+			if f.PII || f.Subject != "" || f.Personal || f.Unique || f.Link != "" || v.locs.has(f, "anonymize") {
+				v.errorf(f, "type", "%s: field %s is the plain search index: no pii, personal, subject, unique, link or anonymize", ctx, f.Name)
+			}
+		}
+	}
+	if !found {
+		v.errorf(c, "fields", "%s: kind vectors needs a field {name: %s, type: vector}", ctx, EmbeddingField)
+	}
+	for _, r := range c.Rules {
+		if r.Action == lethe.ActionAnonymize {
+			v.errorf(r, "action", "%s: rule %s: a vectors collection deletes its chunks, it cannot anonymize them (the embedding holds what the text said)", ctx, ruleName(r))
+		}
 	}
 }
 

@@ -12,7 +12,7 @@ import (
 // recordColumns are the columns InsertRecords copies, in the order of
 // recordRow.values.
 var recordColumns = []string{"rid", "tenant", "collection", "id", "origin", "created_at", "updated_at",
-	"state", "plain", "sealed", "plan_action", "plan_rule", "due_at"}
+	"state", "plain", "sealed", "plan_action", "plan_rule", "due_at", "embedding"}
 
 // subjectColumns are the columns InsertRecords copies into subjects.
 var subjectColumns = []string{"rec", "pos", "tenant", "collection", "kind", "field", "hash", "uniq"}
@@ -81,7 +81,7 @@ func (s *Store) InsertRecords(ctx context.Context, recs []*lethe.Record) error {
 			return fmt.Errorf("insert records: %w", err)
 		}
 		rows[i] = []any{int64(0), r.Tenant, r.Collection, r.ID, row.origin, row.created, row.updated,
-			row.state, row.plain, row.sealed, row.action, row.rule, row.due}
+			row.state, row.plain, row.sealed, row.action, row.rule, row.due, r.Embedding}
 		nsub += len(r.Subjects)
 	}
 	err := s.tx(ctx, func(tx pgx.Tx) error {

@@ -21,7 +21,7 @@ type querier interface {
 
 // recordCols are the columns scanRecord reads, in order, from records r.
 const recordCols = `r.tenant, r.collection, r.id, r.origin, r.created_at, r.updated_at, r.state, r.plain,
-	r.sealed, r.plan_action, r.plan_rule, r.due_at`
+	r.sealed, r.plan_action, r.plan_rule, r.due_at, r.embedding`
 
 // withSubjects selects records r with their subjects as four arrays in
 // write order, so that a record and its subjects come in one statement
@@ -45,7 +45,7 @@ func scanRecord(row pgx.CollectableRow, subjects bool) (*lethe.Record, error) {
 		kinds, fields []string
 		hashes        [][]byte
 		uniqs         []bool
-		dest          = []any{&r.Tenant, &r.Collection, &r.ID, &r.Origin, &r.CreatedAt, &r.UpdatedAt, &state, &plain, &sealed, &action, &rule, &due}
+		dest          = []any{&r.Tenant, &r.Collection, &r.ID, &r.Origin, &r.CreatedAt, &r.UpdatedAt, &state, &plain, &sealed, &action, &rule, &due, &r.Embedding}
 		err           error
 	)
 	if subjects {

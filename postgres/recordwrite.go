@@ -12,7 +12,7 @@ import (
 // statement; it returns the rid, or no row when the record is absent.
 const updateRecordSQL = `WITH u AS (
 		UPDATE records SET origin = $4, updated_at = $5, state = $6, plain = $7, sealed = $8,
-			plan_action = $9, plan_rule = $10, due_at = $11
+			plan_action = $9, plan_rule = $10, due_at = $11, embedding = $12
 		WHERE tenant = $1 AND collection = $2 AND id = $3 RETURNING rid),
 	d AS (DELETE FROM subjects WHERE rec IN (SELECT rid FROM u))
 	SELECT rid FROM u`
@@ -114,7 +114,7 @@ func (s *Store) updateRecords(ctx context.Context, q querier, recs []*lethe.Reco
 			return 0, err
 		}
 		b.Queue(updateRecordSQL, r.Tenant, r.Collection, r.ID, row.origin, row.updated, row.state, row.plain,
-			row.sealed, row.action, row.rule, row.due)
+			row.sealed, row.action, row.rule, row.due, r.Embedding)
 		if len(r.Subjects) == 0 {
 			continue
 		}

@@ -95,7 +95,7 @@ func BenchmarkRawInsert1000(b *testing.B) {
 		for _, x := range batches[i] {
 			r := x.r
 			res, err := ins.ExecContext(ctx, r.Tenant, r.Collection, r.ID, r.Origin, millis(r.CreatedAt), millis(r.UpdatedAt),
-				string(r.State), x.plain, x.seal, string(r.Plan.Action), r.Plan.Rule, millis(r.Plan.DueAt))
+				string(r.State), x.plain, x.seal, string(r.Plan.Action), r.Plan.Rule, millis(r.Plan.DueAt), nil)
 			if err != nil {
 				b.Fatal(err)
 			}

@@ -13,7 +13,7 @@ import (
 
 // recordCols are the columns scanRecord reads, in order.
 const recordCols = `rid, tenant, collection, id, origin, created_at, updated_at, state, plain, sealed,
-	plan_action, plan_rule, due_at`
+	plan_action, plan_rule, due_at, embedding`
 
 // The statements of a single record's read, prepared once (see prepared).
 const (
@@ -36,7 +36,7 @@ func scanRecord(sc rowScanner) (int64, *lethe.Record, error) {
 		due              sql.NullInt64
 	)
 	err := sc.Scan(&rid, &r.Tenant, &r.Collection, &r.ID, &r.Origin, &created, &updated, &state, &plain,
-		&sealed, &action, &rule, &due)
+		&sealed, &action, &rule, &due, &r.Embedding)
 	if err != nil {
 		return 0, nil, err
 	}

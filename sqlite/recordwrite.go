@@ -52,8 +52,8 @@ func planCols(p lethe.Plan) (action, rule sql.NullString, due sql.NullInt64) {
 }
 
 const insertRecordSQL = `INSERT INTO records
-	(tenant, collection, id, origin, created_at, updated_at, state, plain, sealed, plan_action, plan_rule, due_at)
-	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
+	(tenant, collection, id, origin, created_at, updated_at, state, plain, sealed, plan_action, plan_rule, due_at, embedding)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 
 const insertSubjectSQL = `INSERT INTO subjects (rec, tenant, collection, kind, field, hash, uniq)
 	VALUES (?, ?, ?, ?, ?, ?, ?)`
@@ -63,7 +63,7 @@ const insertSubjectSQL = `INSERT INTO subjects (rec, tenant, collection, kind, f
 // naming what collided.
 func insertRecord(p *stmts, r *lethe.Record, row recordRow) error {
 	res, err := p.exec(insertRecordSQL, r.Tenant, r.Collection, r.ID, row.origin, row.created, row.updated,
-		row.state, row.plain, row.sealed, row.action, row.rule, row.due)
+		row.state, row.plain, row.sealed, row.action, row.rule, row.due, r.Embedding)
 	if err != nil {
 		if isConflict(err) {
 			return &lethe.ConflictError{What: fmt.Sprintf("record %s exists in collection %s", r.ID, r.Collection)}
@@ -105,9 +105,9 @@ func (s *Store) updateRecord(p *stmts, r *lethe.Record) (bool, error) {
 	}
 	var rid int64
 	err = p.scanRow(`UPDATE records SET origin = ?, updated_at = ?, state = ?, plain = ?, sealed = ?,
-		plan_action = ?, plan_rule = ?, due_at = ?
+		plan_action = ?, plan_rule = ?, due_at = ?, embedding = ?
 		WHERE tenant = ? AND collection = ? AND id = ? RETURNING rid`,
-		[]any{row.origin, row.updated, row.state, row.plain, row.sealed, row.action, row.rule, row.due,
+		[]any{row.origin, row.updated, row.state, row.plain, row.sealed, row.action, row.rule, row.due, r.Embedding,
 			r.Tenant, r.Collection, r.ID}, &rid)
 	if errors.Is(err, sql.ErrNoRows) {
 		return false, nil
