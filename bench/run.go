@@ -13,16 +13,15 @@ import (
 // order, so that a progress display knows how many there are.
 func Phases(cfg Config) []string {
 	cfg, _ = cfg.withDefaults()
-	out := []string{"setup", "ingest: engine batches", "ingest: raw baseline"}
+	out := []string{"setup", "ingest: engine batches and raw baseline, in turns"}
 	for _, n := range cfg.HTTPClients {
 		out = append(out, fmt.Sprintf("create over HTTP: %d clients", n))
 	}
-	out = append(out,
-		"lookup: engine", "lookup: HTTP", "lookup: raw baseline",
-		"sweep: prepare deletes",
+	out = append(out, "lookup: engine", "lookup: HTTP", "lookup: raw baseline")
+	out = append(out, "sweep: prepare deletes",
 		"sweep: delete", "sweep: delete baseline",
-		"sweep: prepare anonymizations", "sweep: anonymize", "sweep: anonymize baseline",
-		"sweep lag under steady ingest")
+		"sweep: prepare anonymizations", "sweep: anonymize", "sweep: anonymize baseline")
+	out = append(out, "sweep lag under steady ingest")
 	if cfg.DatabaseURL != "" && cfg.Instances > 1 {
 		out = append(out, fmt.Sprintf("%d instances: create over HTTP", cfg.Instances),
 			fmt.Sprintf("%d instances: sweep lag", cfg.Instances))
