@@ -37,7 +37,8 @@ var (
 	prefixes     map[int]nationalPrefix
 )
 
-// callingCodePrefixes builds the table once from the library's metadata.
+// callingCodePrefixes builds the table once from the library's metadata
+// (the collection its own init parsed; only read here).
 func callingCodePrefixes() map[int]nationalPrefix {
 	prefixesOnce.Do(func() {
 		prefixes = map[int]nationalPrefix{}
