@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"slices"
 	"sync/atomic"
+	"time"
 
 	"github.com/lethe-privacy/lethe/engine"
 )
@@ -16,6 +17,9 @@ import (
 const (
 	instancesEntryBase = 20_000_000
 	instancesLagBase   = 90_000_000
+	// instancesWarmup is the most the untimed burst before the timed
+	// creates lasts.
+	instancesWarmup = 500 * time.Millisecond
 )
 
 // instances measures cfg.Instances Lethe instances on one PostgreSQL
@@ -52,6 +56,10 @@ func (r *runner) instances(ctx context.Context) (err error) {
 	r.progress(fmt.Sprintf("%d instances: create over HTTP", n))
 	var next atomic.Int64
 	next.Store(instancesEntryBase)
+	// The new instances start cold (no connections, no tenant keys
+	// unwrapped, no statements cached); a short untimed burst warms them,
+	// as the first instance was warmed by the phases before.
+	createOverHTTP(ctx, targets, clients, min(r.cfg.HTTPDuration/4, instancesWarmup), &next)
 	l := createOverHTTP(ctx, targets, clients, r.cfg.HTTPDuration, &next)
 	if err := ctx.Err(); err != nil {
 		return err
