@@ -41,6 +41,15 @@ type Config struct {
 	// Dir is the working folder; a fresh temporary folder (removed
 	// afterwards) when empty. Run refuses a folder that holds files.
 	Dir string
+	// DatabaseURL runs every phase on PostgreSQL instead of SQLite: the
+	// store migrates this (empty) database, and the raw baseline writes
+	// copies of its tables in a schema of its own there (see RawPG).
+	DatabaseURL string
+	// Instances is how many Lethe instances share the PostgreSQL database
+	// in the last phase (aggregate HTTP create rate, sweep lag with every
+	// instance sweeping). Default 3 on PostgreSQL; 1 skips the phase.
+	// SQLite takes one instance only.
+	Instances int
 	// Quick marks a quick run in the result; it changes nothing else.
 	Quick bool
 	// Now is the clock of the whole run (records' created_at, sweeps, lag);
@@ -109,6 +118,15 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.SweepInterval <= 0 {
 		c.SweepInterval = time.Second
+	}
+	if c.Instances < 0 {
+		return c, fmt.Errorf("%w: bench: Instances must not be negative", lethe.ErrInvalid)
+	}
+	if c.DatabaseURL == "" && c.Instances > 1 {
+		return c, fmt.Errorf("%w: bench: several instances need PostgreSQL (a database URL)", lethe.ErrInvalid)
+	}
+	if c.DatabaseURL != "" && c.Instances == 0 {
+		c.Instances = 3
 	}
 	if c.Now == nil {
 		c.Now = time.Now

@@ -34,6 +34,12 @@ func startHTTP(ctx context.Context, env *Env) (*httpTarget, error) {
 	if err != nil {
 		return nil, fmt.Errorf("bench: api key: %w", err)
 	}
+	return serveHTTP(env, token)
+}
+
+// serveHTTP serves env's engine on a loopback port for clients that
+// present token (an API key stored in env's database).
+func serveHTTP(env *Env, token string) (*httpTarget, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, fmt.Errorf("bench: listen: %w", err)
@@ -114,12 +120,19 @@ const httpEntryBase = 50_000_000
 // createOverHTTP runs clients concurrent clients for d, each creating one
 // prize draw entry per request, and counts what was stored.
 func (t *httpTarget) createOverHTTP(ctx context.Context, clients int, d time.Duration, next *atomic.Int64) createLoad {
+	return createOverHTTP(ctx, []*httpTarget{t}, clients, d, next)
+}
+
+// createOverHTTP is httpTarget.createOverHTTP with the clients spread
+// evenly over several servers (client i sends to targets[i%len(targets)]).
+func createOverHTTP(ctx context.Context, targets []*httpTarget, clients int, d time.Duration, next *atomic.Int64) createLoad {
 	path := "/v1/tenants/" + ChatTenant + "/collections/" + EntryCollection + "/records"
 	var ok, failed atomic.Int64
 	var wg sync.WaitGroup
 	start := time.Now()
 	deadline := start.Add(d)
-	for range clients {
+	for c := range clients {
+		t := targets[c%len(targets)]
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -6,6 +6,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/lethe-privacy/lethe/engine"
 )
 
 const (
@@ -27,6 +29,33 @@ const (
 // ones have. A final sweep must then find every record of the phase swept.
 func (r *runner) lag(ctx context.Context) error {
 	r.progress("sweep lag under steady ingest")
+	out, err := r.lagRun(ctx, []*engine.Engine{r.env.Engine}, lagEntryBase)
+	if err != nil {
+		return err
+	}
+	r.res.SweepLagSamples = len(out.samples)
+	r.res.SweepLagSwept = out.swept
+	r.res.SweepLagSweepErrors = out.sweepErrors
+	r.res.SweepLagIngestRPS = out.ingestRPS
+	r.res.SweepLagP50S = percentile(out.samples, 50).Seconds()
+	r.res.SweepLagP99S = percentile(out.samples, 99).Seconds()
+	r.res.SweepLagMaxS = percentile(out.samples, 100).Seconds()
+	return nil
+}
+
+// lagOutcome is what one sweep-lag run measured.
+type lagOutcome struct {
+	samples     []time.Duration
+	swept       int64 // by the sweepers while the writer ran
+	sweepErrors int64
+	ingestRPS   float64
+}
+
+// lagRun runs the writer, the sampler and one sweeper per engine (every
+// engine sweeping as its own "lethe serve" would); the writer's batches go
+// to the engines in turn, entries numbered from base; the lag is read
+// through the first engine.
+func (r *runner) lagRun(ctx context.Context, engines []*engine.Engine, base int) (lagOutcome, error) {
 	cfg := r.cfg
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -52,7 +81,8 @@ func (r *runner) lag(ctx context.Context) error {
 			for n := written.Load(); n < target; n = written.Load() {
 				k := int(min(target-n, BatchSize))
 				created := cfg.Now().Add(cfg.LagDueIn - EntryPeriod)
-				if _, err := r.env.Engine.Put(ctx, ChatTenant, EntryCollection, PrizeEntries(lagEntryBase+int(n), k, created)); err != nil {
+				eng := engines[int(n/BatchSize)%len(engines)]
+				if _, err := eng.Put(ctx, ChatTenant, EntryCollection, PrizeEntries(base+int(n), k, created)); err != nil {
 					writeErr = fmt.Errorf("bench: lag writer: %w", err)
 					cancel()
 					return
@@ -71,31 +101,37 @@ func (r *runner) lag(ctx context.Context) error {
 	}()
 
 	stopSweeper := make(chan struct{})
+	var sweepers sync.WaitGroup
+	for _, eng := range engines {
+		sweepers.Add(1)
+		go func() { // a sweeper
+			defer sweepers.Done()
+			tick := time.NewTicker(cfg.SweepInterval)
+			defer tick.Stop()
+			for {
+				select {
+				case <-stopSweeper:
+					return
+				case <-ctx.Done():
+					return
+				case <-tick.C:
+				}
+				res, err := eng.Sweep(ctx)
+				if res != nil {
+					swept.Add(res.Deleted)
+				}
+				if err != nil && ctx.Err() == nil {
+					// A sweep may fail on its final log truncation while a
+					// reader holds the log, or find another instance's
+					// lease; its batches are committed, and the next sweep
+					// goes on. Counted, not fatal.
+					sweepErr.Add(1)
+				}
+			}
+		}()
+	}
 	sweeperDone := make(chan struct{})
-	go func() { // the sweeper
-		defer close(sweeperDone)
-		tick := time.NewTicker(cfg.SweepInterval)
-		defer tick.Stop()
-		for {
-			select {
-			case <-stopSweeper:
-				return
-			case <-ctx.Done():
-				return
-			case <-tick.C:
-			}
-			res, err := r.env.Engine.Sweep(ctx)
-			if res != nil {
-				swept.Add(res.Deleted)
-			}
-			if err != nil && ctx.Err() == nil {
-				// A sweep may fail on its final log truncation while a
-				// reader holds the log; its batches are committed, and the
-				// next sweep truncates. Counted, not fatal.
-				sweepErr.Add(1)
-			}
-		}
-	}()
+	go func() { sweepers.Wait(); close(sweeperDone) }()
 
 	// The sampler, in this goroutine.
 	var samples []time.Duration
@@ -106,13 +142,13 @@ func (r *runner) lag(ctx context.Context) error {
 	}
 	tick := time.NewTicker(lagSampleEvery)
 	for ctx.Err() == nil && time.Now().Before(until) {
-		_, lag, err := r.env.Engine.Lag(ctx)
+		_, lag, err := engines[0].Lag(ctx)
 		if err != nil {
 			tick.Stop()
 			cancel()
 			wg.Wait()
 			<-sweeperDone
-			return fmt.Errorf("bench: lag: %w", err)
+			return lagOutcome{}, fmt.Errorf("bench: lag: %w", err)
 		}
 		samples = append(samples, lag)
 		select {
@@ -125,28 +161,21 @@ func (r *runner) lag(ctx context.Context) error {
 	<-sweeperDone
 	wg.Wait()
 	if writeErr != nil {
-		return writeErr
+		return lagOutcome{}, writeErr
 	}
 	if err := ctx.Err(); err != nil {
-		return err
+		return lagOutcome{}, err
 	}
 	// Whatever is still due is swept now; then every record of the phase
 	// must be gone.
 	time.Sleep(time.Until(t0.Add(took + cfg.LagDueIn + 10*time.Millisecond)))
-	res, err := r.env.Engine.Sweep(ctx)
+	res, err := engines[0].Sweep(ctx)
 	if err != nil {
-		return fmt.Errorf("bench: final sweep: %w", err)
+		return lagOutcome{}, fmt.Errorf("bench: final sweep: %w", err)
 	}
 	if got := swept.Load() + res.Deleted; got != written.Load() {
-		return fmt.Errorf("%w: lag phase wrote %d records but swept %d", errMismatch, written.Load(), got)
+		return lagOutcome{}, fmt.Errorf("%w: lag phase wrote %d records but swept %d", errMismatch, written.Load(), got)
 	}
-
-	r.res.SweepLagSamples = len(samples)
-	r.res.SweepLagSwept = swept.Load()
-	r.res.SweepLagSweepErrors = sweepErr.Load()
-	r.res.SweepLagIngestRPS = rate(int(written.Load()), took)
-	r.res.SweepLagP50S = percentile(samples, 50).Seconds()
-	r.res.SweepLagP99S = percentile(samples, 99).Seconds()
-	r.res.SweepLagMaxS = percentile(samples, 100).Seconds()
-	return nil
+	return lagOutcome{samples: samples, swept: swept.Load(), sweepErrors: sweepErr.Load(),
+		ingestRPS: rate(int(written.Load()), took)}, nil
 }

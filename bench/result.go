@@ -11,6 +11,8 @@ type Result struct {
 	Date      string `json:"date"` // YYYY-MM-DD of the run
 	GoVersion string `json:"go_version"`
 	CPUs      int    `json:"cpus"`
+	// Store is the store every phase ran on: "sqlite" or "postgres".
+	Store string `json:"store"`
 
 	IngestBatchRPS         float64 `json:"ingest_batch_rps"`
 	IngestBatchBaselineRPS float64 `json:"ingest_batch_baseline_rps"`
@@ -67,6 +69,22 @@ type Result struct {
 	HTTPDurationSeconds        float64 `json:"http_duration_s"` // per concurrency level
 	IngestBatchSize            int     `json:"ingest_batch_size"`
 	RawBaselineTxRecords       int     `json:"raw_baseline_tx_records"`
+
+	// Several instances on one PostgreSQL database (absent on SQLite):
+	// HTTP creates by InstancesHTTPClients clients spread evenly over the
+	// instances, all counted together, and the sweep lag with every
+	// instance sweeping and the steady writer's batches spread over them.
+	Instances                  int     `json:"instances,omitempty"`
+	InstancesHTTPClients       int     `json:"instances_http_clients,omitempty"`
+	InstancesHTTPCreateRPS     float64 `json:"instances_http_create_rps,omitempty"`
+	InstancesHTTPCreateErrors  int64   `json:"instances_http_create_errors,omitempty"`
+	InstancesHTTPCreateRatio   float64 `json:"instances_http_create_ratio,omitempty"` // to one instance at as many clients
+	InstancesSweepLagP50S      float64 `json:"instances_sweep_lag_p50_s,omitempty"`
+	InstancesSweepLagP99S      float64 `json:"instances_sweep_lag_p99_s,omitempty"`
+	InstancesSweepLagMaxS      float64 `json:"instances_sweep_lag_max_s,omitempty"`
+	InstancesSweepLagIngestRPS float64 `json:"instances_sweep_lag_ingest_rps,omitempty"`
+	InstancesSweepLagSwept     int64   `json:"instances_sweep_lag_swept,omitempty"`
+	InstancesSweepErrors       int64   `json:"instances_sweep_errors,omitempty"`
 }
 
 // ratio is ours/baseline, 0 when the baseline is 0 (nothing measured).

@@ -13,16 +13,20 @@ import (
 // order, so that a progress display knows how many there are.
 func Phases(cfg Config) []string {
 	cfg, _ = cfg.withDefaults()
-	out := []string{"setup", "ingest: engine batches", "ingest: raw baseline"}
+	out := []string{"setup", "ingest: engine batches and raw baseline, in turns"}
 	for _, n := range cfg.HTTPClients {
 		out = append(out, fmt.Sprintf("create over HTTP: %d clients", n))
 	}
-	return append(out,
-		"lookup: engine", "lookup: HTTP", "lookup: raw baseline",
-		"sweep: prepare deletes",
+	out = append(out, "lookup: engine", "lookup: HTTP", "lookup: raw baseline")
+	out = append(out, "sweep: prepare deletes",
 		"sweep: delete", "sweep: delete baseline",
-		"sweep: prepare anonymizations", "sweep: anonymize", "sweep: anonymize baseline",
-		"sweep lag under steady ingest")
+		"sweep: prepare anonymizations", "sweep: anonymize", "sweep: anonymize baseline")
+	out = append(out, "sweep lag under steady ingest")
+	if cfg.DatabaseURL != "" && cfg.Instances > 1 {
+		out = append(out, fmt.Sprintf("%d instances: create over HTTP", cfg.Instances),
+			fmt.Sprintf("%d instances: sweep lag", cfg.Instances))
+	}
+	return out
 }
 
 // Run measures every phase once, in one process, on a fresh data folder,
@@ -66,15 +70,29 @@ func Run(ctx context.Context, cfg Config, progress func(phase string)) (*Result,
 	}
 
 	progress("setup")
-	env, err := OpenEnv(ctx, dir, cfg.Now)
-	if err != nil {
-		return nil, err
-	}
-	defer env.Close()
-	rawPath := filepath.Join(dir, "raw.db")
-	raw, err := OpenRaw(ctx, rawPath)
-	if err != nil {
-		return nil, err
+	var (
+		env *Env
+		raw baseline
+	)
+	if cfg.DatabaseURL != "" {
+		if env, err = OpenEnvPG(ctx, cfg.DatabaseURL, cfg.Now); err != nil {
+			return nil, err
+		}
+		defer env.Close()
+		res.Store = "postgres"
+		// After the store: the baseline copies the tables it migrated.
+		if raw, err = OpenRawPG(ctx, cfg.DatabaseURL); err != nil {
+			return nil, err
+		}
+	} else {
+		if env, err = OpenEnv(ctx, dir, cfg.Now); err != nil {
+			return nil, err
+		}
+		defer env.Close()
+		res.Store = "sqlite"
+		if raw, err = OpenRaw(ctx, filepath.Join(dir, "raw.db")); err != nil {
+			return nil, err
+		}
 	}
 	defer raw.Close()
 	target, err := startHTTP(ctx, env)
@@ -82,10 +100,12 @@ func Run(ctx context.Context, cfg Config, progress func(phase string)) (*Result,
 		return nil, err
 	}
 	defer target.close()
-	r := &runner{cfg: cfg, env: env, raw: raw, http: target, res: res, progress: progress, rawPath: rawPath}
-	for _, step := range []func(context.Context) error{
-		r.ingest, r.httpCreate, r.lookup, r.disk, r.sweep, r.lag,
-	} {
+	r := &runner{cfg: cfg, env: env, raw: raw, http: target, res: res, progress: progress, rawPath: filepath.Join(dir, "raw.db")}
+	steps := []func(context.Context) error{r.ingest, r.httpCreate, r.lookup, r.disk, r.sweep, r.lag}
+	if cfg.Instances > 1 {
+		steps = append(steps, r.instances)
+	}
+	for _, step := range steps {
 		if err := step(ctx); err != nil {
 			return nil, err
 		}
@@ -102,7 +122,7 @@ func Run(ctx context.Context, cfg Config, progress func(phase string)) (*Result,
 type runner struct {
 	cfg      Config
 	env      *Env
-	raw      *Raw
+	raw      baseline
 	http     *httpTarget
 	res      *Result
 	progress func(string)

@@ -55,12 +55,8 @@ func dbSize(path string) (int64, error) {
 
 // disk takes the bytes on disk per record of the store and of the raw
 // baseline after ingest and lookups, before any sweep frees pages.
-func (r *runner) disk(_ context.Context) error {
-	ours, err := dbSize(r.env.DBPath)
-	if err != nil {
-		return err
-	}
-	base, err := dbSize(r.rawPath)
+func (r *runner) disk(ctx context.Context) error {
+	ours, base, err := r.sizes(ctx)
 	if err != nil {
 		return err
 	}
@@ -69,4 +65,19 @@ func (r *runner) disk(_ context.Context) error {
 	r.res.DiskBaselineBytesPerRecord = float64(base) / float64(r.cfg.Records)
 	r.res.DiskRatio = ratio(r.res.DiskBytesPerRecord, r.res.DiskBaselineBytesPerRecord)
 	return nil
+}
+
+// sizes are the bytes on disk of the store's records and of the
+// baseline's: the database files with their logs on SQLite, the two
+// tables with their indexes on PostgreSQL (the rest of a server's files
+// are shared by both).
+func (r *runner) sizes(ctx context.Context) (ours, base int64, err error) {
+	if pg, ok := r.raw.(*RawPG); ok {
+		return pg.sizes(ctx)
+	}
+	if ours, err = dbSize(r.env.DBPath); err != nil {
+		return 0, 0, err
+	}
+	base, err = dbSize(r.rawPath)
+	return ours, base, err
 }

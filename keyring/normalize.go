@@ -113,6 +113,15 @@ func normalizePhone(value, region string) (string, error) {
 	if s == "" {
 		return "", fmt.Errorf("phone: empty value: %w", lethe.ErrInvalid)
 	}
+	if e164, ok := e164Fast(s); ok {
+		return e164, nil
+	}
+	return parsePhone(s, region)
+}
+
+// parsePhone is normalizePhone's general path: any way of writing a
+// number that phonenumbers reads.
+func parsePhone(s, region string) (string, error) {
 	num, err := phonenumbers.Parse(s, region)
 	if err != nil {
 		return "", fmt.Errorf("phone: %v: %w", err, lethe.ErrInvalid)

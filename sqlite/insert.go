@@ -137,27 +137,34 @@ func (s *Store) commitGroup(_ context.Context, group []*insertCall) error {
 	return nil
 }
 
+// The savepoint of each call in a group transaction.
+const (
+	qSavepoint  = "SAVEPOINT call"
+	qRelease    = "RELEASE call"
+	qRollbackTo = "ROLLBACK TO call"
+)
+
 // insertCall inserts one call's records inside a savepoint, and rolls back
 // to it when any record fails, so that the call is all or nothing within
 // the group. broken reports that the savepoint could not be rolled back,
 // which means the transaction itself is lost.
 func (s *Store) insertCall(ctx context.Context, p *stmts, c *insertCall) (broken bool, err error) {
-	if _, err := p.tx.ExecContext(ctx, "SAVEPOINT call"); err != nil {
+	if _, err := p.exec(qSavepoint); err != nil {
 		return true, fmt.Errorf("insert records: %w", mapErr(err))
 	}
 	for i, r := range c.recs {
 		if err := insertRecord(p, r, c.rows[i]); err != nil {
 			// ROLLBACK TO leaves the savepoint open; RELEASE ends it.
-			if _, rbErr := p.tx.ExecContext(ctx, "ROLLBACK TO call"); rbErr != nil {
+			if _, rbErr := p.exec(qRollbackTo); rbErr != nil {
 				return true, fmt.Errorf("insert records: %w", err)
 			}
-			if _, rbErr := p.tx.ExecContext(ctx, "RELEASE call"); rbErr != nil {
+			if _, rbErr := p.exec(qRelease); rbErr != nil {
 				return true, fmt.Errorf("insert records: %w", err)
 			}
 			return false, fmt.Errorf("insert records: %w", err)
 		}
 	}
-	if _, err := p.tx.ExecContext(ctx, "RELEASE call"); err != nil {
+	if _, err := p.exec(qRelease); err != nil {
 		return true, fmt.Errorf("insert records: %w", mapErr(err))
 	}
 	return false, nil

@@ -26,6 +26,8 @@ func benchCmd(_ envFunc) *cobra.Command {
 		httpDuration time.Duration
 		lookups      int
 		cpuProfile   string
+		databaseURL  string
+		instances    int
 	)
 	cmd := &cobra.Command{
 		Use:   "bench",
@@ -42,14 +44,24 @@ shape and indexes) and the ratio of the two.
 The full run takes 200,000 records per phase and 2,000 records/s of steady
 ingest for 60 s; --quick takes 20,000 and 500/s for 10 s (under two
 minutes on two cores). --records 1000000 measures lookups at a million
-records.`,
+records.
+
+With --database-url every phase runs on that PostgreSQL database (an empty
+one: the bench creates its tenants there) beside raw pgx baselines (COPY
+for inserts, one statement per batch for sweeps) in a schema of their own,
+and then --instances Lethe instances (default 3) share the database: their
+aggregate create rate over HTTP and the sweep lag with every one sweeping.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := bench.FullConfig()
 			if quick {
 				cfg = bench.QuickConfig()
 			}
-			if records < 0 || sweepRecords < 0 || lagRate < 0 || lookups < 0 || lagDuration < 0 || httpDuration < 0 {
+			cfg.DatabaseURL, cfg.Instances = databaseURL, instances
+			if instances > 1 && databaseURL == "" {
+				return fmt.Errorf("%w: --instances needs --database-url (several instances share one PostgreSQL database)", errUsage)
+			}
+			if records < 0 || sweepRecords < 0 || instances < 0 || lagRate < 0 || lookups < 0 || lagDuration < 0 || httpDuration < 0 {
 				return fmt.Errorf("%w: sizes and durations must not be negative", errUsage)
 			}
 			if records > 0 {
@@ -104,6 +116,8 @@ records.`,
 	f.IntVar(&lagRate, "lag-rate", 0, "records/s of the sweep-lag phase's writer (default 2000; 500 with --quick)")
 	f.DurationVar(&httpDuration, "http-duration", 0, "how long each HTTP concurrency level runs (default 10s; 3s with --quick)")
 	f.IntVar(&lookups, "lookups", 0, "subject lookups of each kind (default 5000; 1000 with --quick)")
+	f.StringVar(&databaseURL, "database-url", "", "run on this empty PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB) instead of SQLite")
+	f.IntVar(&instances, "instances", 0, "Lethe instances sharing the PostgreSQL database in the last phase (default 3; 1 skips it)")
 	f.StringVar(&cpuProfile, "cpuprofile", "", "write a CPU profile of the whole run to this file (go tool pprof)")
 	// Test-sized runs only.
 	f.MarkHidden("http-duration")
@@ -173,7 +187,7 @@ func printBench(w io.Writer, r *bench.Result) error {
 	if r.Quick {
 		mode = "quick"
 	}
-	fmt.Fprintf(w, "lethe bench (%s) %s, %s, %d CPUs, %d records\n\n", mode, r.Date, r.GoVersion, r.CPUs, r.Records)
+	fmt.Fprintf(w, "lethe bench (%s) on %s, %s, %s, %d CPUs, %d records\n\n", mode, r.Store, r.Date, r.GoVersion, r.CPUs, r.Records)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', tabwriter.AlignRight)
 	row := func(name string, ours, base float64, unit, baseName string) {
 		if base == 0 {
@@ -199,11 +213,21 @@ func printBench(w io.Writer, r *bench.Result) error {
 	row("sweep lag max", r.SweepLagMaxS, 0, "s", lagAt)
 	row("disk per record", r.DiskBytesPerRecord, r.DiskBaselineBytesPerRecord, "B", "raw table, plaintext")
 	row("peak memory (VmHWM)", r.RSSMB, 0, "MB", "whole process")
+	if r.Instances > 1 {
+		row(fmt.Sprintf("%d instances: create over HTTP, %d clients", r.Instances, r.InstancesHTTPClients),
+			r.InstancesHTTPCreateRPS, r.HTTPCreateC50RPS, "rec/s", "one instance, 50 clients")
+		lagAt := fmt.Sprintf("ingest %.0f rec/s, all sweeping", r.InstancesSweepLagIngestRPS)
+		row(fmt.Sprintf("%d instances: sweep lag p50", r.Instances), r.InstancesSweepLagP50S, 0, "s", lagAt)
+		row(fmt.Sprintf("%d instances: sweep lag p99", r.Instances), r.InstancesSweepLagP99S, 0, "s", lagAt)
+	}
 	if err := tw.Flush(); err != nil {
 		return err
 	}
 	fmt.Fprintf(w, "\nHTTP errors: %d at 1 client, %d at 8, %d at 50; sweep errors in the lag phase: %d\n",
 		r.HTTPCreateC1Errors, r.HTTPCreateC8Errors, r.HTTPCreateC50Errors, r.SweepLagSweepErrors)
+	if r.Instances > 1 {
+		fmt.Fprintf(w, "%d instances: HTTP errors %d, sweep errors %d\n", r.Instances, r.InstancesHTTPCreateErrors, r.InstancesSweepErrors)
+	}
 	return nil
 }
 

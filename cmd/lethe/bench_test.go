@@ -124,13 +124,22 @@ func TestBench_RejectsNegativeSizes(t *testing.T) {
 	}
 }
 
+func TestBench_InstancesNeedADatabaseURL(t *testing.T) {
+	err := run(context.Background(), []string{"bench", "--quick", "--instances", "3"}, &bytes.Buffer{}, &bytes.Buffer{}, func(string) string { return "" })
+	if !errors.Is(err, errUsage) || exitCode(err) != 2 || !strings.Contains(err.Error(), "--database-url") {
+		t.Fatalf("err = %v (exit %d), want a usage error naming --database-url, exit code 2", err, exitCode(err))
+	}
+}
+
 func TestBench_TableShowsOursBaselineAndRatio(t *testing.T) {
 	r := &bench.Result{
 		Records: 1000, Date: "2026-11-23", GoVersion: "go1.26.8", CPUs: 2,
 		IngestBatchRPS: 30000, IngestBatchBaselineRPS: 40000,
 		SweepDeleteRPS: 9000, SweepDeleteBaselineRPS: 10000,
 		LookupRecords: 1000, LookupP99MS: 1.5, LookupBaselineP99MS: 0.5,
-		SweepLagP99S: 1.25,
+		SweepLagP99S: 1.25, Store: "postgres",
+		HTTPCreateC50RPS: 400, Instances: 3, InstancesHTTPClients: 50, InstancesHTTPCreateRPS: 1000,
+		InstancesSweepLagP99S: 1.5,
 	}
 	var out bytes.Buffer
 	if err := printBench(&out, r); err != nil {
@@ -141,6 +150,9 @@ func TestBench_TableShowsOursBaselineAndRatio(t *testing.T) {
 		regexp.MustCompile(`sweep delete\s+9000 rec/s\s+10000 rec/s\s+0\.90\s`),
 		regexp.MustCompile(`lookup p99 at 1000 records\s+1\.500 ms\s+0\.500 ms\s+3\.00\s`),
 		regexp.MustCompile(`sweep lag p99\s+1\.250 s\s`),
+		regexp.MustCompile(`on postgres`),
+		regexp.MustCompile(`3 instances: create over HTTP, 50 clients\s+1000 rec/s\s+400 rec/s\s+2\.50\s`),
+		regexp.MustCompile(`3 instances: sweep lag p99\s+1\.500 s\s`),
 	} {
 		if !want.MatchString(out.String()) {
 			t.Errorf("table lacks %v:\n%s", want, out.String())
