@@ -77,6 +77,8 @@ type opened struct {
 	// journal is the erasure journal of a SQLite data folder (nil on
 	// PostgreSQL).
 	journal *journal.Journal
+	// kek is the master key, which wraps the keys of backups.
+	kek keyring.Wrapper
 }
 
 func (o *opened) Close() error {
@@ -175,7 +177,7 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 			return nil, err
 		}
 	}
-	return &opened{store: st, eng: eng, journal: j}, nil
+	return &opened{store: st, eng: eng, journal: j, kek: kek}, nil
 }
 
 // metaKEKID is the meta key under which the engine records the id of the
