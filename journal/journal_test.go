@@ -25,7 +25,9 @@ func kek(t *testing.T, b byte) *keyring.FileKEK {
 	return k
 }
 
-func ref(i int) lethe.RecordRef { return lethe.RecordRef{Tenant: "shop", Collection: "orders", ID: fmt.Sprintf("A-%d", i)} }
+func ref(i int) lethe.RecordRef {
+	return lethe.RecordRef{Tenant: "shop", Collection: "orders", ID: fmt.Sprintf("A-%d", i)}
+}
 
 // The journal holds keyed hashes and times only: no record id, tenant or
 // collection in the clear, and it reopens under the same master key only.
