@@ -116,7 +116,10 @@ type RestoreOptions struct {
 	DataDir string
 	// Keep names the files of a backup not restored when DataDir already
 	// holds them (the erasure journal: the one in the folder is the newer).
-	Keep     map[string]bool
+	Keep map[string]bool
+	// Skip names files of the backup not restored at all (the erasure
+	// journal when a newer backup's copy is restored instead, RestoreFile).
+	Skip     map[string]bool
 	Progress func(done, total int64)
 	Now      func() time.Time
 }
@@ -147,6 +150,8 @@ func Restore(ctx context.Context, dir string, m *Manifest, w keyring.Wrapper, o 
 	for _, f := range m.Files {
 		_, err := os.Stat(filepath.Join(o.DataDir, f.Name))
 		switch {
+		case o.Skip[f.Name]:
+			continue
 		case err == nil && o.Keep[f.Name]:
 			continue
 		case err == nil:
@@ -207,6 +212,50 @@ func Restore(ctx context.Context, dir string, m *Manifest, w keyring.Wrapper, o 
 		return err
 	}
 	return syncDir(o.DataDir)
+}
+
+// RestoreFile writes one file of backup m into dataDir, where it must not
+// exist yet, after checking the whole backup: the erasure journal of the
+// newest backup beside an older backup's database.
+func RestoreFile(ctx context.Context, dir string, m *Manifest, w keyring.Wrapper, name, dataDir string) error {
+	mm := *m
+	mm.Files = nil
+	for _, f := range m.Files {
+		if f.Name == name {
+			mm.Files = append(mm.Files, f)
+		}
+	}
+	if len(mm.Files) == 0 {
+		return fmt.Errorf("%w: backup %s holds no %s", lethe.ErrNotFound, m.ID, name)
+	}
+	if err := Verify(ctx, dir, m, w, nil); err != nil {
+		return err
+	}
+	final := filepath.Join(dataDir, name)
+	if _, err := os.Stat(final); err == nil {
+		return fmt.Errorf("%w: %s already holds %s", lethe.ErrConflict, dataDir, name)
+	}
+	tmp := final + ".restoring"
+	return open(ctx, dir, &mm, w, nil, func(f File) (io.Writer, func(bool) error, error) {
+		out, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o600)
+		if err != nil {
+			return nil, nil, err
+		}
+		return out, func(ok bool) error {
+			if !ok {
+				out.Close()
+				return os.Remove(tmp)
+			}
+			if err := out.Sync(); err != nil {
+				out.Close()
+				return err
+			}
+			if err := out.Close(); err != nil {
+				return err
+			}
+			return os.Rename(tmp, final)
+		}, nil
+	})
 }
 
 // ReadRestored reads the restore marker of a data folder; nil, nil when

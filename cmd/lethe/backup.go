@@ -242,8 +242,9 @@ func backupRestoreCmd(env envFunc) *cobra.Command {
 manager log, their -wal and -shm files): only the master key file and the
 erasure journal may be there. The whole backup is checked and decrypted
 once before anything is written. An erasure journal already in the folder
-is kept (it is newer than the backup's copy); without one the backup's copy
-is restored. The next start (serve, or any command that opens the data)
+is kept (it is newer than any backup's copy); without one, the copy of the
+newest backup in --backups is restored (it knows the erasures up to that
+backup, later than an older backup's own copy). The next start (serve, or any command that opens the data)
 deletes or anonymizes again everything the journal names as erased since,
 before it serves, and logs the counts.`,
 		Args: cobra.ExactArgs(1),
@@ -259,9 +260,24 @@ before it serves, and logs the counts.`,
 			if err != nil {
 				return fmt.Errorf("%w: %v", errKey, err)
 			}
-			err = backup.Restore(cmd.Context(), f.dir, m, kek, backup.RestoreOptions{DataDir: f.df.dir,
-				Keep: map[string]bool{journal.FileName: true}, Progress: byteBar(cmd.ErrOrStderr(), "restore")})
+			// Without a journal in the folder, the newest backup's copy is
+			// the most complete one left: it knows the erasures up to
+			// that backup, later than this one's.
+			o := backup.RestoreOptions{DataDir: f.df.dir, Keep: map[string]bool{journal.FileName: true}, Progress: byteBar(cmd.ErrOrStderr(), "restore")}
+			if _, err := os.Stat(f.df.dbPath()); err == nil {
+				return withKind(lethe.ErrConflict, "%s already holds lethe.db; restore only into a folder without a database (move it away first)", f.df.dir)
+			}
+			newest, err := f.newestJournal(m)
 			if err != nil {
+				return err
+			}
+			if newest != nil {
+				if err := backup.RestoreFile(cmd.Context(), f.dir, newest, kek, journal.FileName, f.df.dir); err != nil {
+					return err
+				}
+				o.Skip = map[string]bool{journal.FileName: true}
+			}
+			if err := backup.Restore(cmd.Context(), f.dir, m, kek, o); err != nil {
 				return err
 			}
 			if f.json {
@@ -273,6 +289,29 @@ before it serves, and logs the counts.`,
 	}
 	f.register(cmd, env)
 	return cmd
+}
+
+// newestJournal is the newest backup after m holding an erasure journal,
+// when the data folder has no journal of its own; nil otherwise.
+func (f *backupFlags) newestJournal(m *backup.Manifest) (*backup.Manifest, error) {
+	if _, err := os.Stat(journal.Path(f.df.dbPath())); err == nil {
+		return nil, nil
+	}
+	all, err := backup.List(f.dir)
+	if err != nil {
+		return nil, err
+	}
+	for i := len(all) - 1; i >= 0; i-- {
+		if !all[i].CreatedAt.After(m.CreatedAt) {
+			return nil, nil
+		}
+		for _, file := range all[i].Files {
+			if file.Name == journal.FileName {
+				return all[i], nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 func backupPruneCmd(env envFunc) *cobra.Command {

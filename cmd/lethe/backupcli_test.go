@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -150,5 +151,42 @@ func TestBackupCLI_CommandsAndErrors(t *testing.T) {
 	}
 	if out, _ := runCLI(t, env, "backup", "--help"); !strings.Contains(out, "erasure journal") {
 		t.Errorf("backup --help: %s", out)
+	}
+}
+
+// The whole data folder is lost, the erasure journal with it: restoring
+// an older backup takes the journal of the newest backup, so the
+// deletions between the two backups stay done.
+func TestBackupRestore_WholeFolderLostTakesTheNewestJournal(t *testing.T) {
+	dir := newDataDir(t)
+	backups := filepath.Join(t.TempDir(), "b")
+	d := []string{"--data", dir}
+	mustCLI(t, append([]string{"tenants", "create", "shop", "--pack", "erp-marketplace"}, d...)...)
+	for i := 0; i < 6; i++ {
+		mustCLI(t, append([]string{"records", "put", "--tenant", "shop", "-c", "orders", "--id", fmt.Sprintf("R-%d", i), "--field", "name=Person " + fmt.Sprint(i)}, d...)...)
+	}
+	b1, _ := mustCLI(t, append([]string{"backup", "create", "--backups", backups, "--json"}, d...)...)
+	for i := 0; i < 3; i++ {
+		mustCLI(t, append([]string{"records", "delete", fmt.Sprintf("R-%d", i), "--tenant", "shop", "-c", "orders"}, d...)...)
+	}
+	time.Sleep(2 * time.Millisecond) // backup ids are milliseconds
+	mustCLI(t, append([]string{"backup", "create", "--backups", backups}, d...)...)
+	var m1 backup.Manifest
+	mustJSON(t, b1, &m1)
+	key, err := os.ReadFile(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(dir, 0o700)
+	os.WriteFile(filepath.Join(dir, "master.key"), key, 0o600)
+	mustCLI(t, append([]string{"backup", "restore", m1.ID, "--backups", backups}, d...)...)
+	for i := 0; i < 6; i++ {
+		_, stderr, code := reqCLI(append([]string{"records", "get", fmt.Sprintf("R-%d", i), "--tenant", "shop", "-c", "orders"}, d...)...)
+		if wantGone := i < 3; wantGone != (code == exitNotFound) {
+			t.Errorf("R-%d after restore: exit %d %s", i, code, stderr)
+		}
 	}
 }
