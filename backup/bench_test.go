@@ -155,4 +155,3 @@ func copyFile(src, dst string) error {
 	}
 	return out.Close()
 }
-
