@@ -142,7 +142,7 @@ func TestBackup_ErasuresSinceTheBackupStayErasedAfterRestore(t *testing.T) {
 	root := t.TempDir()
 	data, backups := filepath.Join(root, "data"), filepath.Join(root, "backups")
 	env := map[string]string{"LETHE_ADMIN_TOKEN": token, "LETHE_DATA": data, "LETHE_BACKUPS": backups}
-	addr, _, stop := startServe(t, env, "--addr", "127.0.0.1:0")
+	addr, _, stop := startServe(t, env, "--addr", "127.0.0.1:0", "--rate-limit", "off", "--ip-rate-limit", "off")
 	admin := api{t, addr, token}
 	admin.must("POST", "/v1/tenants", map[string]any{"id": "shop", "packs": []string{"erp-marketplace"}}, nil, 201)
 	var key struct{ Key string }
@@ -174,7 +174,7 @@ func TestBackup_ErasuresSinceTheBackupStayErasedAfterRestore(t *testing.T) {
 	goneBytes := sealedOf(t, dbPath, ids[:erased+anonymized])
 	keptBytes := sealedOf(t, dbPath, ids[erased+anonymized:])
 
-	addr, _, stop = startServe(t, env, "--addr", "127.0.0.1:0")
+	addr, _, stop = startServe(t, env, "--addr", "127.0.0.1:0", "--rate-limit", "off", "--ip-rate-limit", "off")
 	c.base = addr
 	var jobs []string
 	for i := 0; i < erased+anonymized; i++ {
@@ -224,7 +224,7 @@ func TestBackup_ErasuresSinceTheBackupStayErasedAfterRestore(t *testing.T) {
 		t.Fatalf("restored folder: scan found %d of %d erased records before the start", len(found), erased+anonymized)
 	}
 
-	addr, stderr, stop := startServe(t, env, "--addr", "127.0.0.1:0")
+	addr, stderr, stop := startServe(t, env, "--addr", "127.0.0.1:0", "--rate-limit", "off", "--ip-rate-limit", "off")
 	c.base = addr
 	for i, id := range ids {
 		_, email := person(i)
