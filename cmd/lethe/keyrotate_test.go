@@ -15,7 +15,7 @@ import (
 	"github.com/lethe-privacy/lethe/engine"
 )
 
-func runCLI(t *testing.T, args ...string) (string, error) {
+func runKeysCLI(t *testing.T, args ...string) (string, error) {
 	t.Helper()
 	var out, errOut syncBuffer
 	err := run(context.Background(), args, &out, &errOut, func(string) string { return "" })
@@ -47,10 +47,10 @@ func TestKeysCommands_RotateRewrapStatusDestroyWithAKeyFile(t *testing.T) {
 	keyPath := filepath.Join(dir, "master.key")
 	oldKey, _ := os.ReadFile(keyPath)
 
-	if _, err := runCLI(t, "keys", "rotate", "--master", "--tenant", "shop", "--data", dir); exitCode(err) != exitUsage {
+	if _, err := runKeysCLI(t, "keys", "rotate", "--master", "--tenant", "shop", "--data", dir); exitCode(err) != exitUsage {
 		t.Fatalf("--master with --tenant: %v (exit %d), want usage", err, exitCode(err))
 	}
-	out, err := runCLI(t, "keys", "rotate", "--master", "--data", dir)
+	out, err := runKeysCLI(t, "keys", "rotate", "--master", "--data", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestKeysCommands_RotateRewrapStatusDestroyWithAKeyFile(t *testing.T) {
 	if lines := bytes.Count(mustRead(t, keyPath), []byte("\n")); lines != 2 {
 		t.Fatalf("key file holds %d lines after rotation, want 2", lines)
 	}
-	out, err = runCLI(t, "keys", "status", "--data", dir)
+	out, err = runKeysCLI(t, "keys", "status", "--data", dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -69,10 +69,10 @@ func TestKeysCommands_RotateRewrapStatusDestroyWithAKeyFile(t *testing.T) {
 	if err := json.Unmarshal([]byte(out), &st); err != nil || len(st.Versions) != 2 || st.Versions[0].WrappedKeys != 0 || !st.Versions[1].Current || st.Versions[1].WrappedKeys < 4 {
 		t.Fatalf("status: %s (%v)", out, err)
 	}
-	if _, err := runCLI(t, "keys", "destroy", "--master", "--version", st.Versions[1].ID, "--data", dir); exitCode(err) != exitInvalid {
+	if _, err := runKeysCLI(t, "keys", "destroy", "--master", "--version", st.Versions[1].ID, "--data", dir); exitCode(err) != exitInvalid {
 		t.Fatalf("destroy of the current version: %v", err)
 	}
-	if _, err := runCLI(t, "keys", "destroy", "--master", "--version", st.Versions[0].ID, "--data", dir); err != nil {
+	if _, err := runKeysCLI(t, "keys", "destroy", "--master", "--version", st.Versions[0].ID, "--data", dir); err != nil {
 		t.Fatal(err)
 	}
 	if lines := bytes.Count(mustRead(t, keyPath), []byte("\n")); lines != 1 {
@@ -81,17 +81,17 @@ func TestKeysCommands_RotateRewrapStatusDestroyWithAKeyFile(t *testing.T) {
 
 	// The tenant's data key: rotated without the rewrap, the old version
 	// still seals A-1 and may not go.
-	if _, err := runCLI(t, "keys", "rotate", "--tenant", "shop", "--no-wait", "--data", dir); err != nil {
+	if _, err := runKeysCLI(t, "keys", "rotate", "--tenant", "shop", "--no-wait", "--data", dir); err != nil {
 		t.Fatal(err)
 	}
-	_, err = runCLI(t, "keys", "destroy", "--tenant", "shop", "--version", "1", "--data", dir)
+	_, err = runKeysCLI(t, "keys", "destroy", "--tenant", "shop", "--version", "1", "--data", dir)
 	if exitCode(err) != exitInvalid || !strings.Contains(err.Error(), "still seals 1 record values") {
 		t.Fatalf("destroy of a data key in use: %v", err)
 	}
-	if _, err := runCLI(t, "keys", "rewrap", "--tenant", "shop", "--data", dir); err != nil {
+	if _, err := runKeysCLI(t, "keys", "rewrap", "--tenant", "shop", "--data", dir); err != nil {
 		t.Fatal(err)
 	}
-	out, err = runCLI(t, "keys", "status", "--tenant", "shop", "--data", dir)
+	out, err = runKeysCLI(t, "keys", "status", "--tenant", "shop", "--data", dir)
 	var ts engine.TenantKeyStatus
 	if err != nil || json.Unmarshal([]byte(out), &ts) != nil || len(ts.Versions) != 2 || ts.Versions[0].Values != 0 || ts.Versions[1].Values != 1 {
 		t.Fatalf("tenant status after rewrap: %s (%v)", out, err)
@@ -112,7 +112,7 @@ func TestKeysCommands_RotateRewrapStatusDestroyWithAKeyFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := hashFiles(t, dir)
-	_, err = runCLI(t, "records", "get", "--tenant", "shop", "-c", "orders", "A-1", "--data", dir, "--master-key", "file://"+stale)
+	_, err = runKeysCLI(t, "records", "get", "--tenant", "shop", "-c", "orders", "A-1", "--data", dir, "--master-key", "file://"+stale)
 	if exitCode(err) != exitMasterKey {
 		t.Fatalf("the key file from before the rotation: %v (exit %d), want %d", err, exitCode(err), exitMasterKey)
 	}

@@ -11,6 +11,7 @@
 //	lethe audit            verify and tail the audit logs
 //	lethe bench            measure Lethe against raw SQL on this machine
 //	lethe soak             load a server and check every acknowledged write
+//	lethe backup           create, list, verify, restore and prune encrypted backups
 //
 // Every command has --help. Errors are one line on stderr and a non-zero
 // exit code: 2 usage, 3 invalid input, 4 not found, 5 unavailable, 6 master
@@ -65,6 +66,7 @@ audited as the API would be, under the actor "cli:<user>".
 	env := envFunc(getenv)
 	root.AddCommand(serveCmd(env), sweepCmd(env), policyCmd(), benchCmd(env), auditCmd(env), requestCmd(env))
 	root.AddCommand(soakCmd(env), tenantsCmd(env), keysCmd(env), recordsCmd(env))
+	root.AddCommand(backupCmd(env))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err: err, path: c.CommandPath()} })
 	var began bool
 	markUsage(root, &began)

@@ -16,6 +16,7 @@ import (
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/engine"
+	"github.com/lethe-privacy/lethe/journal"
 	"github.com/lethe-privacy/lethe/keyring"
 	"github.com/lethe-privacy/lethe/policy"
 	"github.com/lethe-privacy/lethe/postgres"
@@ -143,11 +144,20 @@ func (f *dataFlags) keyPath() string {
 type opened struct {
 	store lethe.Store
 	eng   *engine.Engine
+	// journal is the erasure journal of a SQLite data folder (nil on
+	// PostgreSQL).
+	journal *journal.Journal
+	// kek is the master key, which wraps the keys of backups.
+	kek keyring.Wrapper
 }
 
 func (o *opened) Close() error {
 	o.eng.Close()
-	return o.store.Close()
+	err := o.store.Close()
+	if o.journal != nil {
+		err = errors.Join(err, o.journal.Close())
+	}
+	return err
 }
 
 // open checks everything that can be checked before a byte is written:
@@ -206,13 +216,25 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 	if err := tightenData(log, f.dir, f.dbPath()); err != nil {
 		return nil, err
 	}
-	st, err := sqlite.Open(ctx, f.dbPath(), sqlite.Options{})
+	j, err := journal.Open(ctx, journal.Path(f.dbPath()), kek)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Extra: extra, Logger: log})
+	st, err := sqlite.Open(ctx, f.dbPath(), sqlite.Options{})
+	if err != nil {
+		j.Close()
+		return nil, err
+	}
+	eng, err := engine.New(ctx, engine.Config{Store: journal.Wrap(st, j, nil), KEK: kek, Extra: extra, Logger: log})
 	if err != nil {
 		st.Close()
+		j.Close()
+		return nil, err
+	}
+	if err := replayAfterRestore(ctx, f.dir, j, eng, st, log); err != nil {
+		eng.Close()
+		st.Close()
+		j.Close()
 		return nil, err
 	}
 	if !exists {
@@ -221,10 +243,11 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 		if err := st.Checkpoint(ctx); err != nil {
 			eng.Close()
 			st.Close()
+			j.Close()
 			return nil, err
 		}
 	}
-	return &opened{store: st, eng: eng}, nil
+	return &opened{store: st, eng: eng, journal: j, kek: kek}, nil
 }
 
 // metaKEKID is the meta key under which the engine records the id of the

@@ -24,6 +24,7 @@ func serveCmd(env envFunc) *cobra.Command {
 		lim        serveLimits
 		tf         tlsFlags
 		adminSuper bool
+		bs         backupSchedule
 	)
 	cmd := &cobra.Command{
 		Use:   "serve",
@@ -66,6 +67,12 @@ Every file serve creates is mode 0600 and the data folder 0700, whatever
 the umask; a data folder or database files that other users may read are
 made owner-only at the start, with one warning naming them.
 
+--backup-every 24h takes an encrypted backup of the SQLite data folder
+into --backups that often, and then deletes the backups older than
+--backup-max-age (60d); see "lethe backup --help". The first start after
+"lethe backup restore" deletes or anonymizes again, from the erasure
+journal, everything erased since the backup, before the port is opened.
+
 A wrong or missing master key stops the start before anything is written
 and before the port is opened.`,
 		Args: cobra.NoArgs,
@@ -74,7 +81,7 @@ and before the port is opened.`,
 			if adminSuper {
 				log.Warn("the admin token is a superuser: it reads the PII and the logs of every tenant (--admin-superuser); give tenant keys the roles they need instead")
 			}
-			return serve(cmd.Context(), log, cmd, &df, &mf, &tf, addr, interval, ckpt, maxBody, &lim, env("LETHE_ADMIN_TOKEN"), adminSuper)
+			return serve(cmd.Context(), log, cmd, &df, &mf, &tf, &bs, addr, interval, ckpt, maxBody, &lim, env("LETHE_ADMIN_TOKEN"), adminSuper)
 		},
 	}
 	df.register(cmd, env)
@@ -86,15 +93,19 @@ and before the port is opened.`,
 	cmd.Flags().Var(intervalVar(&ckpt, time.Hour), "audit-checkpoint-interval", "how often each audit chain's head is checkpointed (0 turns it off; sweeps checkpoint too)")
 	lim.register(cmd.Flags())
 	tf.register(cmd.Flags(), env)
+	bs.register(cmd.Flags(), env)
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, tf *tlsFlags, addr string, interval, ckpt time.Duration, maxBody int64, lim *serveLimits, adminToken string, superuser bool) error {
+func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, tf *tlsFlags, bs *backupSchedule, addr string, interval, ckpt time.Duration, maxBody int64, lim *serveLimits, adminToken string, superuser bool) error {
 	if interval < 0 {
 		return fmt.Errorf("%w: --sweep-interval must not be negative", errUsage)
 	}
 	if ckpt < 0 {
 		return fmt.Errorf("%w: --audit-checkpoint-interval must not be negative", errUsage)
+	}
+	if err := bs.check(df); err != nil {
+		return err
 	}
 	metricsToken, err := mf.apiToken()
 	if err != nil {
@@ -164,6 +175,9 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 			log.Info("sweep", "deleted", res.Deleted, "anonymized", res.Anonymized, "took", res.Finished.Sub(res.Started))
 		}
 	})
+	backupsDone := every(sweepCtx, bs.every, func(ctx context.Context) {
+		bs.run(ctx, o, df.dbPath(), time.Now, log)
+	})
 	log.Info("lethe serving", "addr", ln.Addr().String(), "metrics_addr", mln.addr(), "transport", tr.mode, "data", df.where(), "sweep_interval", interval)
 	mln.serve(log)
 	errc := make(chan error, 1)
@@ -179,6 +193,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	stopSweeps()
 	<-sweeperDone
 	<-ckptDone
+	<-backupsDone
 	api.Close()
 	if errors.Is(err, http.ErrServerClosed) {
 		err = nil
