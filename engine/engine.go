@@ -52,13 +52,16 @@ type Config struct {
 
 // Engine runs Lethe's use cases. It is safe for concurrent use.
 type Engine struct {
-	store  lethe.Store
-	keys   *keyring.Keyring
-	extra  *policy.Policy
-	now    func() time.Time
-	log    *slog.Logger
-	sweepN int
-	aud    *auditor
+	store lethe.Store
+	kek   keyring.Wrapper // wraps the console's session key
+	// consoleMu serializes changes to the console's user list.
+	consoleMu sync.Mutex
+	keys      *keyring.Keyring
+	extra     *policy.Policy
+	now       func() time.Time
+	log       *slog.Logger
+	sweepN    int
+	aud       *auditor
 
 	mu       sync.Mutex
 	tenants  map[string]*tenantState
@@ -102,6 +105,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		store:    cfg.Store,
+		kek:      cfg.KEK,
 		extra:    cfg.Extra,
 		log:      cfg.Logger,
 		sweepN:   cfg.SweepBatch,
