@@ -60,7 +60,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	h.sess = newSessions(key, h.now)
 	h.lim = newLimiter(h.now)
-	for _, p := range []string{"login", "dashboard", "users", "error"} {
+	for _, p := range []string{"login", "dashboard", "tenant", "users", "error"} {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
@@ -77,6 +77,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	m.HandleFunc("POST /console/login", h.login)
 	m.HandleFunc("POST /console/logout", h.page(h.logout, anyRole...))
 	m.HandleFunc("GET /console/{$}", h.page(h.dashboard, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/{$}", h.page(h.tenantDashboard, anyRole...))
 	m.HandleFunc("GET /console/users", h.page(h.users, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users", h.page(h.addUser, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users/remove", h.page(h.removeUser, engine.ConsoleAdmin))

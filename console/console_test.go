@@ -159,7 +159,7 @@ func TestLogin_SetsStrictCookie(t *testing.T) {
 		t.Fatalf("cookie %+v: want HttpOnly, SameSite=Strict, not Secure on loopback, 8 h, path /console/", sess)
 	}
 	code, body := s.get(c, "/console/")
-	if code != 200 || !strings.Contains(body, "Collections of acme") {
+	if code != 200 || !strings.Contains(body, "Tenant acme") {
 		t.Fatalf("dashboard: %d\n%s", code, body)
 	}
 	// Auditing: the success is in the tenant's security log.

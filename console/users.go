@@ -21,15 +21,10 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, v *viewer) {
 			return
 		}
 		data["Tenants"], data["Next"] = p.Items, p.Next
-	} else {
-		cs, err := h.eng.Collections(r.Context(), v.User.Tenant)
-		if err != nil {
-			h.fail(w, r, err)
-			return
-		}
-		data["Collections"] = cs
+		h.render(w, http.StatusOK, "dashboard", v, data)
+		return
 	}
-	h.render(w, http.StatusOK, "dashboard", v, data)
+	h.tenantDashboard(w, r, v)
 }
 
 func (h *Handler) users(w http.ResponseWriter, r *http.Request, v *viewer) {
