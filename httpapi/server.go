@@ -41,6 +41,10 @@ type Config struct {
 	// downloads) push the write deadline on by it as they make progress,
 	// and an on-demand sweep lifts it while it runs. 0: no deadline is set.
 	WriteTimeout time.Duration
+	// Transport is how lethe serve listens, as /readyz reports it: "tls",
+	// "plain-loopback", or "plain-insecure" (plain HTTP off loopback,
+	// --insecure-http). Empty: not reported.
+	Transport string
 }
 
 // Server is the HTTP API. It implements http.Handler.
@@ -56,6 +60,7 @@ type Server struct {
 	// limits apply Config.Limits; stop and stopped end their sweeps.
 	limits        *limiter
 	writeTimeout  time.Duration
+	transport     string
 	stop, stopped chan struct{}
 	closeOnce     sync.Once
 }
@@ -128,7 +133,7 @@ func New(cfg Config) *Server {
 		panic("httpapi: embedded OpenAPI document: " + err.Error()) // a build defect, caught by every test
 	}
 	s := &Server{eng: cfg.Engine, log: cfg.Logger, maxBody: cfg.MaxBody, mux: http.NewServeMux(), openAPI: doc, superuser: cfg.AdminSuperuser,
-		limits: newLimiter(cfg.Limits, time.Now), writeTimeout: cfg.WriteTimeout}
+		limits: newLimiter(cfg.Limits, time.Now), writeTimeout: cfg.WriteTimeout, transport: cfg.Transport}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
@@ -310,7 +315,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ engine.Princip
 	if _, err := s.eng.Store().Meta(ctx, "kek_id"); err != nil && !errors.Is(err, lethe.ErrNotFound) {
 		return fmt.Errorf("%w: store: %v", lethe.ErrUnavailable, err)
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+	body := map[string]string{"status": "ready"}
+	if s.transport != "" {
+		body["transport"] = s.transport
+	}
+	writeJSON(w, http.StatusOK, body)
 	return nil
 }
 

@@ -36,12 +36,15 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-privacy/lethe/tlsserve"
 )
 
 // EnvURL names the variable that points the tests at an existing server.
@@ -234,4 +237,19 @@ func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// RootCert returns the certificate the started server presents (it is its
+// own root), for tests of verify-full connections. With EnvURL there is no
+// certificate of ours to trust, and the test is skipped.
+func RootCert(t testing.TB) string {
+	t.Helper()
+	shared.once.Do(start)
+	if shared.err != nil {
+		unavailable(t, shared.err)
+	}
+	if shared.srv == nil {
+		t.Skipf("pgtest: %s points at a server whose certificate these tests do not know", EnvURL)
+	}
+	return filepath.Join(shared.srv.dir, tlsserve.SelfSignedCert)
 }

@@ -17,6 +17,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/lethe-privacy/lethe/tlsserve"
 )
 
 // server is a running throwaway PostgreSQL.
@@ -57,6 +59,10 @@ func startServer() (*server, error) {
 		os.RemoveAll(dir)
 		return nil, fmt.Errorf("initdb: %w: %s", err, lastLines(out, 5))
 	}
+	if err := serverCertificate(dir, cred); err != nil {
+		os.RemoveAll(dir)
+		return nil, err
+	}
 	var lastErr error
 	for range 3 {
 		port, err := freePort()
@@ -88,6 +94,12 @@ func (s *server) launch(bin string, cred *syscall.Credential) error {
 		"-c", "max_connections=200",
 		"-c", "synchronous_commit=on",
 		"-c", "fsync=on",
+		// TLS is on, so that tests can ask for verify-full; the DSNs
+		// handed out say sslmode=disable, and a test that wants TLS
+		// asks for it (TLSDSN).
+		"-c", "ssl=on",
+		"-c", "ssl_cert_file="+filepath.Join(s.dir, tlsserve.SelfSignedCert),
+		"-c", "ssl_key_file="+filepath.Join(s.dir, tlsserve.SelfSignedKey),
 	)
 	s.cmd.Dir = s.dir
 	s.cmd.Stdout = logFile
@@ -227,6 +239,22 @@ func run(cmd *exec.Cmd, dir string, cred *syscall.Credential) ([]byte, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: cred, Pdeathsig: syscall.SIGKILL}
 	err := cmd.Run()
 	return out.Bytes(), err
+}
+
+// serverCertificate writes a self-signed certificate for 127.0.0.1 into
+// dir, owned by the server's user: PostgreSQL refuses a key file that
+// others may read.
+func serverCertificate(dir string, cred *syscall.Credential) error {
+	cert, key, err := tlsserve.SelfSigned(dir, "127.0.0.1", time.Now())
+	if err != nil {
+		return err
+	}
+	for _, f := range []string{cert, key} {
+		if err := chown(f, cred); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // freePort asks the kernel for a free port on the loopback address.

@@ -62,11 +62,11 @@ type metricsListener struct {
 // listener is switched off. An address that is not loopback is served,
 // with a warning: that is a choice (a scraper on another host), but one
 // to make knowingly.
-func listenMetrics(log *slog.Logger, addr string, h http.Handler) (*metricsListener, error) {
+func listenMetrics(log *slog.Logger, tr transport, addr string, h http.Handler) (*metricsListener, error) {
 	if metricsOff(addr) {
 		return nil, nil
 	}
-	ln, err := net.Listen("tcp", addr)
+	ln, err := tr.listen(addr)
 	if err != nil {
 		return nil, fmt.Errorf("listen for metrics (--metrics-addr): %w", err)
 	}
@@ -74,7 +74,7 @@ func listenMetrics(log *slog.Logger, addr string, h http.Handler) (*metricsListe
 		log.Warn("metrics listener is not on loopback: anyone who reaches it reads the metrics", "metrics_addr", ln.Addr().String())
 	}
 	m := &metricsListener{ln: ln, srv: &http.Server{
-		Handler:           h,
+		Handler:           tr.handler(h),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       10 * time.Second,
 		WriteTimeout:      30 * time.Second,

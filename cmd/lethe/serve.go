@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"time"
 
@@ -24,6 +23,7 @@ func serveCmd(env envFunc) *cobra.Command {
 		ckpt       time.Duration
 		mf         metricsFlags
 		lim        serveLimits
+		tf         tlsFlags
 		adminSuper bool
 	)
 	cmd := &cobra.Command{
@@ -55,6 +55,15 @@ the API port; with --metrics-token (or LETHE_METRICS_TOKEN) the API port
 serves them too, to the bearer of that token. /healthz, /readyz and
 /v1/openapi.json are public.
 
+TLS: --tls-cert and --tls-key serve the API (and the metrics listener)
+over TLS 1.2 or 1.3 with forward-secret AEAD suites only, and send HSTS;
+SIGHUP reloads both files without dropping open connections (a bad file
+keeps the previous certificate). --tls-self-signed creates a self-signed
+certificate in the data folder on the first start and logs its SHA-256
+fingerprint. Without TLS, plain HTTP is served on a loopback address only;
+--insecure-http allows any address (behind a TLS-terminating proxy), and
+/readyz then reports "transport": "plain-insecure".
+
 Every file serve creates is mode 0600 and the data folder 0700, whatever
 the umask; a data folder or database files that other users may read are
 made owner-only at the start, with one warning naming them.
@@ -67,7 +76,7 @@ and before the port is opened.`,
 			if adminSuper {
 				log.Warn("the admin token is a superuser: it reads the PII and the logs of every tenant (--admin-superuser); give tenant keys the roles they need instead")
 			}
-			return serve(cmd.Context(), log, cmd, &df, &mf, addr, interval, ckpt, maxBody, &lim, env("LETHE_ADMIN_TOKEN"), adminSuper)
+			return serve(cmd.Context(), log, cmd, &df, &mf, &tf, addr, interval, ckpt, maxBody, &lim, env("LETHE_ADMIN_TOKEN"), adminSuper)
 		},
 	}
 	df.register(cmd, env)
@@ -78,10 +87,11 @@ and before the port is opened.`,
 	cmd.Flags().BoolVar(&adminSuper, "admin-superuser", env("LETHE_ADMIN_SUPERUSER") == "1", "give the admin token every role on every tenant, PII reads included [$LETHE_ADMIN_SUPERUSER=1]")
 	cmd.Flags().Var(intervalVar(&ckpt, time.Hour), "audit-checkpoint-interval", "how often each audit chain's head is checkpointed (0 turns it off; sweeps checkpoint too)")
 	lim.register(cmd.Flags())
+	tf.register(cmd.Flags(), env)
 	return cmd
 }
 
-func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, addr string, interval, ckpt time.Duration, maxBody int64, lim *serveLimits, adminToken string, superuser bool) error {
+func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFlags, mf *metricsFlags, tf *tlsFlags, addr string, interval, ckpt time.Duration, maxBody int64, lim *serveLimits, adminToken string, superuser bool) error {
 	if interval < 0 {
 		return fmt.Errorf("%w: --sweep-interval must not be negative", errUsage)
 	}
@@ -93,6 +103,10 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		return err
 	}
 	limits, err := lim.limits()
+	if err != nil {
+		return err
+	}
+	tr, err := tf.setup(log, df.dir, addr, mf.addr)
 	if err != nil {
 		return err
 	}
@@ -110,7 +124,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		fmt.Fprintf(cmd.ErrOrStderr(), "\nAdmin token (shown once; set LETHE_ADMIN_TOKEN to choose your own):\n\n    %s\n\n", tok)
 	}
 	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, MetricsToken: metricsToken, AdminSuperuser: superuser,
-		Limits: limits, WriteTimeout: lim.write})
+		Limits: limits, WriteTimeout: lim.write, Transport: tr.mode})
 	defer api.Close() // its failure summaries are written before the store closes
 	con, err := console.New(ctx, console.Config{Engine: o.eng, Logger: log})
 	if err != nil {
@@ -119,17 +133,21 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	root := http.NewServeMux()
 	root.Handle(console.Prefix, con)
 	root.Handle("/", api)
-	ln, err := net.Listen("tcp", addr)
+	ln, err := tr.listen(addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	mln, err := listenMetrics(log, mf.addr, api.MetricsHandler())
+	mln, err := listenMetrics(log, tr, mf.addr, api.MetricsHandler())
 	if err != nil {
 		ln.Close()
 		return err
 	}
 	defer mln.shutdown()
-	srv := lim.server(root)
+	srv := lim.server(tr.handler(root))
+	// The server's own complaints (TLS handshakes that fail, accept
+	// errors) go to the same log as everything else.
+	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)
+	defer tr.reloadOnHangup(log)()
 	// Fail closed: a server whose start cannot be audited does not serve.
 	if err := o.eng.LogServer(ctx, "server.start", map[string]any{"addr": ln.Addr().String(), "admin_superuser": superuser}); err != nil {
 		ln.Close()
@@ -151,7 +169,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 			log.Info("sweep", "deleted", res.Deleted, "anonymized", res.Anonymized, "took", res.Finished.Sub(res.Started))
 		}
 	})
-	log.Info("lethe serving", "addr", ln.Addr().String(), "metrics_addr", mln.addr(), "data", df.where(), "sweep_interval", interval)
+	log.Info("lethe serving", "addr", ln.Addr().String(), "metrics_addr", mln.addr(), "transport", tr.mode, "data", df.where(), "sweep_interval", interval)
 	mln.serve(log)
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
