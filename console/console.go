@@ -28,6 +28,9 @@ type Config struct {
 	Engine *engine.Engine
 	Logger *slog.Logger
 	Now    func() time.Time
+	// SweepInterval is how often lethe serve sweeps (0: not on a
+	// schedule), shown on the protection page.
+	SweepInterval time.Duration
 }
 
 // Handler serves the console pages under Prefix.
@@ -39,6 +42,8 @@ type Handler struct {
 	lim   *limiter
 	pages map[string]*template.Template
 	mux   *http.ServeMux
+
+	sweepEvery time.Duration
 }
 
 // New builds the console. It fetches (on a first start, makes) the
@@ -51,7 +56,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	if err != nil {
 		return nil, fmt.Errorf("console key: %w", err)
 	}
-	h := &Handler{eng: cfg.Engine, log: cfg.Logger, now: cfg.Now, pages: make(map[string]*template.Template)}
+	h := &Handler{eng: cfg.Engine, log: cfg.Logger, now: cfg.Now, pages: make(map[string]*template.Template), sweepEvery: cfg.SweepInterval}
 	if h.log == nil {
 		h.log = slog.New(slog.DiscardHandler)
 	}
@@ -60,7 +65,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	h.sess = newSessions(key, h.now)
 	h.lim = newLimiter(h.now)
-	for _, p := range []string{"login", "dashboard", "tenant", "users", "error"} {
+	for _, p := range []string{"login", "dashboard", "tenant", "users", "error", "settings_index", "settings", "protection"} {
 		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
@@ -78,6 +83,11 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	m.HandleFunc("POST /console/logout", h.page(h.logout, anyRole...))
 	m.HandleFunc("GET /console/{$}", h.page(h.dashboard, anyRole...))
 	m.HandleFunc("GET /console/t/{tenant}/{$}", h.page(h.tenantDashboard, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/settings", h.page(h.settingsIndex, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/settings/{collection}", h.page(h.settingsPage, anyRole...))
+	m.HandleFunc("POST /console/t/{tenant}/settings/{collection}", h.page(h.saveSettings, writers...))
+	m.HandleFunc("GET /console/t/{tenant}/protection", h.page(h.protection, anyRole...))
+	m.HandleFunc("POST /console/t/{tenant}/protection", h.page(h.activateProtection, writers...))
 	m.HandleFunc("GET /console/users", h.page(h.users, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users", h.page(h.addUser, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users/remove", h.page(h.removeUser, engine.ConsoleAdmin))
@@ -85,7 +95,11 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	return h, nil
 }
 
-var anyRole = []engine.ConsoleRole{engine.ConsoleAdmin, engine.ConsoleManager, engine.ConsoleAuditor}
+var (
+	anyRole = []engine.ConsoleRole{engine.ConsoleAdmin, engine.ConsoleManager, engine.ConsoleAuditor}
+	// writers may change settings and start requests; the auditor reads.
+	writers = []engine.ConsoleRole{engine.ConsoleAdmin, engine.ConsoleManager}
+)
 
 // ServeHTTP sets the headers every page has, then routes.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -103,6 +117,13 @@ type viewer struct {
 	User engine.ConsoleUser
 	c    *claims
 	CSRF string
+	// Tenant is the tenant the page is about, for the navigation ("" on
+	// the admin's tenant list).
+	Tenant string
+}
+
+func (v *viewer) canWrite() bool {
+	return v.User.Role == engine.ConsoleAdmin || v.User.Role == engine.ConsoleManager
 }
 
 type pageFunc func(w http.ResponseWriter, r *http.Request, v *viewer)
@@ -132,7 +153,7 @@ func (h *Handler) page(fn pageFunc, roles ...engine.ConsoleRole) http.HandlerFun
 			h.fail(w, r, err)
 			return
 		}
-		v := &viewer{User: *u, c: c, CSRF: h.sess.csrfToken(c)}
+		v := &viewer{User: *u, c: c, CSRF: h.sess.csrfToken(c), Tenant: u.Tenant}
 		if r.Method == http.MethodPost && !h.sess.csrfOK(c, r.PostFormValue(csrfField)) {
 			h.render(w, http.StatusForbidden, "error", v, map[string]any{"Message": "This form has expired or did not come from the console. Reload the page and try again."})
 			return

@@ -346,3 +346,26 @@ func TestForgedToken_Refused(t *testing.T) {
 		}
 	}
 }
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// newest is the tenant's newest security-log entry of event, nil if none.
+func newest(t *testing.T, s *stack, tenant, event string) *engine.LogEntry {
+	t.Helper()
+	es, _, err := s.eng.AuditLog(context.Background(), lethe.AuditQuery{Tenant: tenant, Log: lethe.LogSecurity, Event: event, Limit: 1000})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(es) == 0 {
+		return nil
+	}
+	return es[len(es)-1]
+}

@@ -31,6 +31,7 @@ func (h *Handler) tenantFor(r *http.Request, v *viewer) (string, error) {
 		if t == "" {
 			return "", fmt.Errorf("%w: name a tenant", lethe.ErrInvalid)
 		}
+		v.Tenant = t
 		return t, nil
 	}
 	if t != "" && t != v.User.Tenant {

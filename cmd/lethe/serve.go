@@ -126,7 +126,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, MetricsToken: metricsToken, AdminSuperuser: superuser,
 		Limits: limits, WriteTimeout: lim.write, Transport: tr.mode})
 	defer api.Close() // its failure summaries are written before the store closes
-	con, err := console.New(ctx, console.Config{Engine: o.eng, Logger: log})
+	con, err := console.New(ctx, console.Config{Engine: o.eng, Logger: log, SweepInterval: interval})
 	if err != nil {
 		return err
 	}
