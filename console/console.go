@@ -3,6 +3,7 @@ package console
 import (
 	"context"
 	"embed"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"html/template"
@@ -65,8 +66,8 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	h.sess = newSessions(key, h.now)
 	h.lim = newLimiter(h.now)
-	for _, p := range []string{"login", "dashboard", "tenant", "users", "error", "settings_index", "settings", "protection"} {
-		t, err := template.ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
+	for _, p := range []string{"login", "dashboard", "tenant", "users", "error", "settings_index", "settings", "protection", "records", "record"} {
+		t, err := template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
 		}
@@ -88,11 +89,35 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	m.HandleFunc("POST /console/t/{tenant}/settings/{collection}", h.page(h.saveSettings, writers...))
 	m.HandleFunc("GET /console/t/{tenant}/protection", h.page(h.protection, anyRole...))
 	m.HandleFunc("POST /console/t/{tenant}/protection", h.page(h.activateProtection, writers...))
+	m.HandleFunc("GET /console/t/{tenant}/records", h.page(h.records, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/records/{collection}/{id}", h.page(h.record, anyRole...))
+	m.HandleFunc("POST /console/t/{tenant}/records/{collection}/{id}", h.page(h.record, anyRole...))
 	m.HandleFunc("GET /console/users", h.page(h.users, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users", h.page(h.addUser, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users/remove", h.page(h.removeUser, engine.ConsoleAdmin))
 	h.mux = m
 	return h, nil
+}
+
+// funcs are the templates' helpers.
+var funcs = template.FuncMap{
+	// show prints a field value: strings as they are, the rest as JSON.
+	"show": func(v any) string {
+		if s, ok := v.(string); ok {
+			return s
+		}
+		b, err := json.Marshal(v)
+		if err != nil {
+			return fmt.Sprint(v)
+		}
+		return string(b)
+	},
+	"day": func(t time.Time) string {
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04")
+	},
 }
 
 var (
@@ -168,6 +193,9 @@ func (h *Handler) page(fn pageFunc, roles ...engine.ConsoleRole) http.HandlerFun
 			h.render(w, http.StatusForbidden, "error", v, map[string]any{"Message": "Your role (" + string(u.Role) + ") may not open this page."})
 			return
 		}
+		// Everything the engine audits for this request names the console
+		// user, as the API names its key.
+		r = r.WithContext(engine.WithCaller(r.Context(), engine.Caller{Actor: "console:" + u.Name, IP: clientIP(r)}))
 		fn(w, r, v)
 	}
 }
