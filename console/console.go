@@ -66,8 +66,8 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	h.sess = newSessions(key, h.now)
 	h.lim = newLimiter(h.now)
-	for _, p := range []string{"login", "dashboard", "tenant", "users", "error", "settings_index", "settings", "protection", "records", "record"} {
-		t, err := template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/"+p+".html")
+	for _, p := range []string{"login", "dashboard", "tenant", "users", "error", "settings_index", "settings", "protection", "records", "record", "subjects", "requests", "request"} {
+		t, err := template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/counts.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
 		}
@@ -92,6 +92,11 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	m.HandleFunc("GET /console/t/{tenant}/records", h.page(h.records, anyRole...))
 	m.HandleFunc("GET /console/t/{tenant}/records/{collection}/{id}", h.page(h.record, anyRole...))
 	m.HandleFunc("POST /console/t/{tenant}/records/{collection}/{id}", h.page(h.record, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/subjects", h.page(h.subjects, anyRole...))
+	m.HandleFunc("POST /console/t/{tenant}/subjects", h.page(h.subjects, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/requests", h.page(h.requests, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/requests/{id}", h.page(h.request, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/requests/{id}/export", h.page(h.download, writers...))
 	m.HandleFunc("GET /console/users", h.page(h.users, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users", h.page(h.addUser, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users/remove", h.page(h.removeUser, engine.ConsoleAdmin))

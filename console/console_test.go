@@ -57,8 +57,18 @@ func newStack(t *testing.T) *stack {
 		t.Fatal(err)
 	}
 	s.srv = httptest.NewServer(h)
+	// The request runner works as under lethe serve, so that subject
+	// requests started from the console finish.
+	rctx, stopRunner := context.WithCancel(ctx)
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		eng.NewRequestRunner().Run(rctx, 20*time.Millisecond)
+	}()
 	t.Cleanup(func() {
 		s.srv.Close()
+		stopRunner()
+		<-runnerDone
 		eng.Close()
 		st.Close()
 	})
