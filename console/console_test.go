@@ -26,6 +26,7 @@ type stack struct {
 	eng *engine.Engine
 	srv *httptest.Server
 	now time.Time
+	dir string // the data folder: lethe.db and master.key
 }
 
 const testPassword = "correct horse battery"
@@ -38,7 +39,7 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	s := &stack{t: t, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), dir: dir}
 	clock := func() time.Time { return s.now }
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "lethe.db"), sqlite.Options{Now: clock})
 	if err != nil {
