@@ -66,7 +66,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	}
 	h.sess = newSessions(key, h.now)
 	h.lim = newLimiter(h.now)
-	for _, p := range []string{"login", "dashboard", "tenant", "users", "error", "settings_index", "settings", "protection", "records", "record", "subjects", "requests", "request", "logs"} {
+	for _, p := range []string{"login", "dashboard", "tenant", "users", "error", "settings_index", "settings", "protection", "records", "record", "subjects", "requests", "request", "logs", "dataprotection"} {
 		t, err := template.New(p).Funcs(funcs).ParseFS(assets, "templates/layout.html", "templates/counts.html", "templates/"+p+".html")
 		if err != nil {
 			return nil, err
@@ -98,6 +98,7 @@ func New(ctx context.Context, cfg Config) (*Handler, error) {
 	m.HandleFunc("GET /console/t/{tenant}/requests/{id}", h.page(h.request, anyRole...))
 	m.HandleFunc("GET /console/t/{tenant}/requests/{id}/export", h.page(h.download, writers...))
 	m.HandleFunc("GET /console/t/{tenant}/logs", h.page(h.logs, anyRole...))
+	m.HandleFunc("GET /console/t/{tenant}/dataprotection", h.page(h.dataProtection, anyRole...))
 	m.HandleFunc("GET /console/users", h.page(h.users, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users", h.page(h.addUser, engine.ConsoleAdmin))
 	m.HandleFunc("POST /console/users/remove", h.page(h.removeUser, engine.ConsoleAdmin))
