@@ -65,6 +65,13 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	switch op {
 	case "run":
+		// Only what was previewed runs: the type or person changed after
+		// the dry run needs a dry run of its own first.
+		if r.PostFormValue("previewed") != p.previewKey() {
+			p.Error = fmt.Sprintf("%s: preview this request (dry run) before running it", lethe.ErrInvalid)
+			status = http.StatusBadRequest
+			break
+		}
 		job, _, err := h.eng.SubmitRequest(r.Context(), "console:"+v.User.Name, tenant, engine.RequestInput{Type: p.Type, Subject: ids})
 		if err == nil {
 			http.Redirect(w, r, fmt.Sprintf("%st/%s/requests/%s", Prefix, tenant, job.ID), http.StatusSeeOther)
@@ -96,6 +103,14 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	h.render(w, status, "subjects", v, p)
 }
+
+// previewKey names what a dry run was made for; the run button carries it.
+func (p *subjectPage) previewKey() string {
+	return string(p.Type) + "|" + p.Kind + "|" + p.Value
+}
+
+// PreviewKey is previewKey for the template.
+func (p *subjectPage) PreviewKey() string { return p.previewKey() }
 
 // waitRequest polls a job until it is no longer active or previewWait
 // has passed; the runner works on it meanwhile.

@@ -50,7 +50,8 @@ func TestSubjects_PreviewEraseReceiptAndExport(t *testing.T) {
 		t.Fatalf("subject page offers no e-mail lookup:\n%s", page)
 	}
 	form := func(op, typ string) url.Values {
-		return url.Values{"csrf": {tok}, "kind": {"email"}, "value": {"erika@example.org"}, "op": {op}, "type": {typ}}
+		return url.Values{"csrf": {tok}, "kind": {"email"}, "value": {"erika@example.org"}, "op": {op}, "type": {typ},
+			"previewed": {typ + "|email|erika@example.org"}}
 	}
 	resp, err := mia.PostForm(s.srv.URL+"/console/t/acme/subjects", form("find", ""))
 	if err != nil {
@@ -75,6 +76,28 @@ func TestSubjects_PreviewEraseReceiptAndExport(t *testing.T) {
 		t.Fatalf("the dry run erased: %v", err)
 	}
 
+	// Run refuses what was not previewed: another type, another person.
+	for _, bad := range []string{"anonymize|email|erika@example.org", "erase|email|max@example.org", ""} {
+		f := form("run", "erase")
+		f.Set("previewed", bad)
+		resp, err := mia.PostForm(s.srv.URL+"/console/t/acme/subjects", f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if b := readAll(t, resp); resp.StatusCode != http.StatusBadRequest || !strings.Contains(b, "preview this request") {
+			t.Fatalf("run with previewed=%q: %d", bad, resp.StatusCode)
+		}
+	}
+	p, err := s.eng.ListRequests(ctx, "acme", engine.RequestFilter{Type: lethe.RequestErase})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range p.Items {
+		if !j.DryRun {
+			t.Fatalf("a refused run started %s", j.ID)
+		}
+	}
+
 	// The real erase: to its request page, done, receipt verified.
 	resp = s.post(mia, "/console/t/acme/subjects", form("run", "erase"))
 	m := requestPath.FindStringSubmatch(resp.Header.Get("Location"))
@@ -95,6 +118,7 @@ func TestSubjects_PreviewEraseReceiptAndExport(t *testing.T) {
 	// An export of Max: the download holds his record, and is logged.
 	f := form("run", "export")
 	f.Set("value", "max@example.org")
+	f.Set("previewed", "export|email|max@example.org")
 	resp = s.post(mia, "/console/t/acme/subjects", f)
 	m = requestPath.FindStringSubmatch(resp.Header.Get("Location"))
 	if m == nil {
