@@ -61,16 +61,18 @@ type Config struct {
 
 // Engine runs Lethe's use cases. It is safe for concurrent use.
 type Engine struct {
-	store  lethe.Store
-	keys   *keyring.Keyring
-	kek    keyring.Wrapper
-	mk     masterKeyState
-	rw     rewraps
-	extra  *policy.Policy
-	now    func() time.Time
-	log    *slog.Logger
-	sweepN int
-	aud    *auditor
+	store lethe.Store
+	keys  *keyring.Keyring
+	kek   keyring.Wrapper // also wraps the console's session key
+	mk    masterKeyState
+	rw    rewraps
+	// consoleMu serializes changes to the console's user list.
+	consoleMu sync.Mutex
+	extra     *policy.Policy
+	now       func() time.Time
+	log       *slog.Logger
+	sweepN    int
+	aud       *auditor
 
 	mu       sync.Mutex
 	tenants  map[string]*tenantState
@@ -116,6 +118,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	}
 	e := &Engine{
 		store:    cfg.Store,
+		kek:      cfg.KEK,
 		extra:    cfg.Extra,
 		log:      cfg.Logger,
 		sweepN:   cfg.SweepBatch,

@@ -67,6 +67,7 @@ audited as the API would be, under the actor "cli:<user>".
 	root.AddCommand(serveCmd(env), sweepCmd(env), policyCmd(), benchCmd(env), auditCmd(env), requestCmd(env))
 	root.AddCommand(soakCmd(env), tenantsCmd(env), keysCmd(env), recordsCmd(env))
 	root.AddCommand(backupCmd(env))
+	root.AddCommand(usersCmd(env))
 	root.SetFlagErrorFunc(func(c *cobra.Command, err error) error { return &usageError{err: err, path: c.CommandPath()} })
 	var began bool
 	markUsage(root, &began)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/lethe-privacy/lethe/console"
 	"github.com/lethe-privacy/lethe/httpapi"
 )
 
@@ -29,8 +30,9 @@ func serveCmd(env envFunc) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the HTTP API and run the sweeper on a schedule",
-		Long: `Serve the HTTP API under /v1 (OpenAPI at /v1/openapi.json) and run the
-sweeper every --sweep-interval.
+		Long: `Serve the HTTP API under /v1 (OpenAPI at /v1/openapi.json) and the web
+console under /console/ (users from "lethe users add"), and run the sweeper
+every --sweep-interval.
 
 With no flags, serve creates ./lethe-data with a SQLite database and a
 master key file (mode 0600: back it up, the data cannot be read without it)
@@ -139,6 +141,13 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 	api := httpapi.New(httpapi.Config{Engine: o.eng, Logger: log, MaxBody: maxBody, MetricsToken: metricsToken, AdminSuperuser: superuser,
 		Limits: limits, WriteTimeout: lim.write, Transport: tr.mode})
 	defer api.Close() // its failure summaries are written before the store closes
+	con, err := console.New(ctx, console.Config{Engine: o.eng, Logger: log, SweepInterval: interval})
+	if err != nil {
+		return err
+	}
+	root := http.NewServeMux()
+	root.Handle(console.Prefix, con)
+	root.Handle("/", api)
 	ln, err := tr.listen(addr)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -149,7 +158,7 @@ func serve(ctx context.Context, log *slog.Logger, cmd *cobra.Command, df *dataFl
 		return err
 	}
 	defer mln.shutdown()
-	srv := lim.server(tr.handler(api))
+	srv := lim.server(tr.handler(root))
 	// The server's own complaints (TLS handshakes that fail, accept
 	// errors) go to the same log as everything else.
 	srv.ErrorLog = slog.NewLogLogger(log.Handler(), slog.LevelWarn)

@@ -1,0 +1,109 @@
+package console
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+)
+
+// SessionLifetime is how long a sign-in lasts (C12): a working day.
+const SessionLifetime = 8 * time.Hour
+
+// claims is the session token's body. The role and tenant are in it for
+// display only: every request looks the user up again, so a removed user
+// or a changed role takes effect at once.
+type claims struct {
+	jwt.RegisteredClaims
+	Tenant string `json:"tnt,omitempty"`
+	Role   string `json:"role"`
+}
+
+// sessions signs and checks session tokens (HS256 under the console key)
+// and keeps the deny list of tokens signed out before their expiry.
+type sessions struct {
+	key []byte
+	now func() time.Time
+
+	mu     sync.Mutex
+	denied map[string]time.Time // jti -> expiry
+}
+
+func newSessions(key []byte, now func() time.Time) *sessions {
+	return &sessions{key: key, now: now, denied: make(map[string]time.Time)}
+}
+
+func (s *sessions) issue(user, tenant, role string) (token string, c *claims, err error) {
+	jti := make([]byte, 16)
+	if _, err := rand.Read(jti); err != nil {
+		return "", nil, err
+	}
+	now := s.now()
+	c = &claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Subject:   user,
+			ID:        base64.RawURLEncoding.EncodeToString(jti),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ExpiresAt: jwt.NewNumericDate(now.Add(SessionLifetime)),
+			Issuer:    "lethe-console",
+		},
+		Tenant: tenant,
+		Role:   role,
+	}
+	token, err = jwt.NewWithClaims(jwt.SigningMethodHS256, c).SignedString(s.key)
+	return token, c, err
+}
+
+var errSession = errors.New("console: no valid session")
+
+func (s *sessions) check(token string) (*claims, error) {
+	c := &claims{}
+	_, err := jwt.ParseWithClaims(token, c, func(*jwt.Token) (any, error) { return s.key, nil },
+		jwt.WithValidMethods([]string{"HS256"}), jwt.WithExpirationRequired(), jwt.WithIssuer("lethe-console"),
+		jwt.WithTimeFunc(s.now))
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", errSession, err)
+	}
+	s.mu.Lock()
+	_, denied := s.denied[c.ID]
+	s.mu.Unlock()
+	if denied || c.ID == "" || c.Subject == "" {
+		return nil, errSession
+	}
+	return c, nil
+}
+
+// revoke denies the token until it would have expired anyway; entries
+// past their expiry are dropped on the way, so the list holds at most the
+// sign-outs of the last 8 hours.
+func (s *sessions) revoke(c *claims) {
+	now := s.now()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for id, exp := range s.denied {
+		if now.After(exp) {
+			delete(s.denied, id)
+		}
+	}
+	s.denied[c.ID] = c.ExpiresAt.Time
+}
+
+// csrfToken is the synchronizer token of a session: an HMAC of its id, so
+// nothing needs storing and it dies with the session.
+func (s *sessions) csrfToken(c *claims) string {
+	m := hmac.New(sha256.New, s.key)
+	m.Write([]byte("csrf\x00" + c.ID))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+func (s *sessions) csrfOK(c *claims, given string) bool {
+	want := s.csrfToken(c)
+	return given != "" && subtle.ConstantTimeCompare([]byte(want), []byte(given)) == 1
+}
