@@ -83,6 +83,7 @@ type Journal struct {
 // keyring.ErrWrongMasterKey.
 func Open(ctx context.Context, path string, w keyring.Wrapper) (*Journal, error) {
 	j := &Journal{path: path}
+	rekey := false
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -96,20 +97,19 @@ func Open(ctx context.Context, path string, w keyring.Wrapper) (*Journal, error)
 		if err != nil {
 			return nil, fmt.Errorf("erasure journal %s: %w", path, err)
 		}
-		j.key = key
-		if !current {
-			defer func() {
-				if j.f != nil {
-					err = j.rekey(ctx, w)
-				}
-			}()
-		}
+		j.key, rekey = key, !current
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("erasure journal: %w", err)
 	}
 	j.f = f
+	if rekey {
+		if err := j.rekey(ctx, w); err != nil {
+			j.Close()
+			return nil, err
+		}
+	}
 	return j, nil
 }
 
