@@ -75,6 +75,9 @@ type Engine struct {
 	bg       sync.WaitGroup
 	stop     context.CancelFunc
 	bgCtx    context.Context
+
+	// redactors holds one *redact.Analyzer per phone region.
+	redactors sync.Map
 }
 
 type settingsKey struct{ tenant, collection string }

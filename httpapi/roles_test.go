@@ -50,6 +50,7 @@ var routeRoles = map[string][]string{
 	"GET /v1/tenants/{tenant}/requests/{id}/export":                     {"requests"},
 	"GET /v1/tenants/{tenant}/origins":                                  {"requests"},
 	"GET /v1/tenants/{tenant}/logs/{log}":                               {"auditor"},
+	"POST /v1/tenants/{tenant}/redact":                                  {"reader", "writer"},
 }
 
 // caller is one kind of principal the walk tries on every route.

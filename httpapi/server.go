@@ -123,6 +123,7 @@ func routes() []route {
 	rs = append(rs, keyRoutes()...)
 	rs = append(rs, listingRoutes()...)
 	rs = append(rs, receiptRoutes()...)
+	rs = append(rs, redactRoutes()...)
 	return withIdempotency(rs)
 }
 
