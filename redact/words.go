@@ -279,7 +279,11 @@ func addressAt(text string, toks []token, i int) (Finding, bool) {
 		}
 		return Finding{Type: Address, Start: t.s, End: toks[end].e, Score: score, Recognizer: "address_street"}, true
 	}
-	if t.kind == 'n' && (i == 0 || !houseNumber(toks[i-1])) {
+	// A postcode stands alone: digits glued to letters ("1Z12345E0205",
+	// a tracking number) are part of a code, not an address.
+	gluedBefore := i > 0 && toks[i-1].e == t.s && toks[i-1].lower != "-"
+	gluedAfter := i+1 < len(toks) && toks[i+1].s == t.e
+	if t.kind == 'n' && (i == 0 || !houseNumber(toks[i-1])) && !gluedBefore && !gluedAfter {
 		if pe := postcodeAfter(toks, i, false); pe > 0 {
 			s := t.s
 			// "D-10115": a country letter before the postcode.
