@@ -391,8 +391,8 @@ func (a *Analyzer) phone(text string, s, e int, plus bool) (Finding, bool) {
 	if !intl && containsAny(before, notPhoneWords) {
 		return Finding{}, false
 	}
-	num, err := phonenumbers.Parse(raw, a.region)
-	if err != nil {
+	num, ok := a.phoneNumber(raw, intl)
+	if !ok {
 		return Finding{}, false
 	}
 	score := 0.0
