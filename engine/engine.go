@@ -91,6 +91,8 @@ type Engine struct {
 	bgCtx    context.Context
 
 	vecs vectorIndexes
+	// redactors holds one *redact.Analyzer per phone region.
+	redactors sync.Map
 }
 
 type settingsKey struct{ tenant, collection string }

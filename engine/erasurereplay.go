@@ -62,7 +62,7 @@ func (e *Engine) replayPage(ctx context.Context, tenant string, recs []*lethe.Re
 		case a == lethe.ActionDelete:
 			b.Deletes = append(b.Deletes, r.Ref())
 		case a == lethe.ActionAnonymize && r.State != lethe.StateAnonymized:
-			if err := e.anonymize(ctx, r, now); err != nil {
+			if _, err := e.anonymize(ctx, r, now); err != nil {
 				return fmt.Errorf("replay erasures: anonymize %s/%s/%s: %w", r.Tenant, r.Collection, r.ID, err)
 			}
 			b.Updates = append(b.Updates, r)

@@ -77,7 +77,7 @@ func (r *RequestRunner) applyBatch(ctx context.Context, run *jobRun, recs []*let
 			before = nil // anonymize drops what does not open; every sealed field counts as changed
 		}
 		cp := *rec
-		if err := e.anonymize(ctx, &cp, run.now); err != nil {
+		if _, err := e.anonymize(ctx, &cp, run.now); err != nil {
 			return err
 		}
 		after, err := openFields(run.keys, &cp)

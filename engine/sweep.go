@@ -11,6 +11,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/redact"
 	"github.com/lethe-privacy/lethe/retention"
 )
 
@@ -25,6 +26,9 @@ type SweepResult struct {
 	// not yet re-planned): they got their new plan instead of an action.
 	Replanned int64
 	Counts    []SweepCount
+	// Residual counts the personal data found in the texts anonymization
+	// kept (the residual scan), by tenant, collection and type.
+	Residual []ResidualCount
 	// Busy: another instance on the same database holds the sweep lease
 	// and is sweeping; this sweep did nothing.
 	Busy bool
@@ -92,6 +96,7 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 		}
 	}()
 	counts := map[SweepCount]int64{}
+	left := map[ResidualCount]int64{}
 	conflicts := 0
 	for first := true; ; first = false {
 		if !first {
@@ -123,6 +128,11 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 		res.Deleted += done.Deleted
 		res.Anonymized += done.Anonymized
 		res.Replanned += done.Replanned
+		for _, rc := range done.Residual {
+			n := rc.Count
+			rc.Count = 0
+			left[rc] += n
+		}
 		// Keep going while batches make progress: an anonymized record
 		// whose delete is due too comes back in the next batch.
 		if done.Deleted+done.Anonymized+done.Replanned == 0 {
@@ -142,6 +152,7 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 		k.Count = n
 		res.Counts = append(res.Counts, k)
 	}
+	res.Residual = residualCounts(left)
 	sort.Slice(res.Counts, func(i, j int) bool {
 		a, b := res.Counts[i], res.Counts[j]
 		if a.Tenant != b.Tenant {
@@ -181,6 +192,7 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 	batch := &lethe.Batch{Lease: lease, Unchanged: make(map[lethe.RecordRef]time.Time)}
 	var moved []lethe.PlanUpdate
 	perTenant := map[string]map[SweepCount]int64{}
+	left := map[ResidualCount]int64{}
 	for _, r := range recs {
 		ts, err := e.tenant(ctx, r.Tenant)
 		if err != nil {
@@ -214,8 +226,12 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 			batch.Deletes = append(batch.Deletes, r.Ref())
 			res.Deleted++
 		case lethe.ActionAnonymize:
-			if err := e.anonymize(ctx, r, now); err != nil {
+			found, err := e.anonymize(ctx, r, now)
+			if err != nil {
 				return nil, err
+			}
+			for t, n := range found {
+				left[ResidualCount{Tenant: r.Tenant, Collection: r.Collection, Type: t}] += n
 			}
 			batch.Updates = append(batch.Updates, r)
 			res.Anonymized++
@@ -250,7 +266,11 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 			}
 			data[string(k.Action)][k.Collection] = n
 		}
-		entry, err := e.entry(t, lethe.LogSecurity, "sweeper", "sweep.batch", map[string]any{"counts": data})
+		detail := map[string]any{"counts": data}
+		if rp := residualOf(t, left); rp != nil {
+			detail["residual_pii"] = rp
+		}
+		entry, err := e.entry(t, lethe.LogSecurity, "sweeper", "sweep.batch", detail)
 		if err != nil {
 			return nil, err
 		}
@@ -264,6 +284,7 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 	}
 	// Counted only once applied: a batch that lost to a writer counts
 	// nothing.
+	res.Residual = residualCounts(left)
 	for _, m := range perTenant {
 		for k, n := range m {
 			total[k] += n
@@ -277,18 +298,26 @@ func (e *Engine) sweepBatch(ctx context.Context, recs []*lethe.Record, now time.
 // dropped (an anonymized record no longer belongs to anyone); state
 // anonymized; plan moved to the next rule. A field that no longer opens is
 // dropped rather than kept: failing towards less data is the safe side.
-func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) error {
-	_, c, err := e.collection(ctx, r.Tenant, r.Collection)
+//
+// It returns what the residual scan found, by type: the personal data the
+// analyzer still sees in the texts anonymization kept (a name the
+// redactor missed, an e-mail in a field the policy keeps).
+func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) (map[redact.Entity]int64, error) {
+	ts, c, err := e.collection(ctx, r.Tenant, r.Collection)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	s, err := e.settingsFor(ctx, r.Tenant, r.Collection)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	keys, err := e.keys.Tenant(ctx, r.Tenant)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	a, err := e.analyzer(ts.tenant)
+	if err != nil {
+		return nil, err
 	}
 	fields, err := openFields(keys, r)
 	if err != nil {
@@ -298,10 +327,14 @@ func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) 
 			fields[k] = v
 		}
 	}
-	anon := retention.Anonymize(c, s, fields, func() string { return uuid.NewString() })
+	anon := retention.AnonymizeWith(c, s, fields, e.anonymizeOptions(r, a, keys, uuid.NewString))
 	plain, sealed, err := sealFields(keys, c, r.Ref(), anon)
 	if err != nil {
-		return err
+		return nil, err
+	}
+	left := residual(c, a, anon)
+	if len(left) > 0 {
+		e.log.Warn("anonymize: personal data left in kept text", "tenant", r.Tenant, "collection", r.Collection, "id", r.ID, "found", left)
 	}
 	// Identifiers that anonymization keeps as they were (an order's
 	// customer number, X11; a message's link to its session) stay
@@ -332,7 +365,7 @@ func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) 
 	r.State = lethe.StateAnonymized
 	r.UpdatedAt = now
 	r.Plan = retention.Plan(c, s, planInput(r))
-	return nil
+	return left, nil
 }
 
 // PlanSummary is the sweeper's dry run for one tenant: what will be deleted

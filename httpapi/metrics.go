@@ -21,6 +21,7 @@ type Metrics struct {
 	latency  *prometheus.HistogramVec
 	swept    *prometheus.CounterVec
 	sweeps   *prometheus.CounterVec
+	residual *prometheus.CounterVec
 }
 
 func newMetrics(eng *engine.Engine) *Metrics {
@@ -38,6 +39,10 @@ func newMetrics(eng *engine.Engine) *Metrics {
 	m.sweeps = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "lethe_sweeps_total", Help: "Sweeps run, by result.",
 	}, []string{"result"})
+	m.residual = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "lethe_residual_pii_total", Help: "Personal data the residual scan found in text that anonymization kept, by entity type.",
+	}, []string{"type"})
+	m.reg.MustRegister(m.residual)
 	lag := func() (int64, time.Duration) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 		defer cancel()
@@ -125,5 +130,8 @@ func (m *Metrics) ObserveSweep(res *engine.SweepResult, err error) {
 	if res != nil {
 		m.swept.WithLabelValues("delete").Add(float64(res.Deleted))
 		m.swept.WithLabelValues("anonymize").Add(float64(res.Anonymized))
+		for _, rc := range res.Residual {
+			m.residual.WithLabelValues(string(rc.Type)).Add(float64(rc.Count))
+		}
 	}
 }

@@ -126,6 +126,14 @@ type sweepCountJSON struct {
 	Count      int64        `json:"count"`
 }
 
+// residualJSON is one row of a sweep's residual scan.
+type residualJSON struct {
+	Tenant     string `json:"tenant"`
+	Collection string `json:"collection"`
+	Type       string `json:"type"`
+	Count      int64  `json:"count"`
+}
+
 // SweepJSON is a sweep's result as the API and the CLI print it.
 type SweepJSON struct {
 	Started    time.Time        `json:"started"`
@@ -135,6 +143,9 @@ type SweepJSON struct {
 	Anonymized int64            `json:"anonymized"`
 	Replanned  int64            `json:"replanned"`
 	Counts     []sweepCountJSON `json:"counts"`
+	// ResidualPII counts the personal data found in text anonymization
+	// kept, by tenant, collection and type; left out when none.
+	ResidualPII []residualJSON `json:"residual_pii,omitempty"`
 	// Busy: another instance on the same database is sweeping; this sweep
 	// did nothing.
 	Busy bool `json:"busy,omitempty"`
@@ -146,6 +157,9 @@ func ToSweepJSON(res *engine.SweepResult) SweepJSON {
 		Anonymized: res.Anonymized, Replanned: res.Replanned, Counts: make([]sweepCountJSON, len(res.Counts)), Busy: res.Busy}
 	for i, c := range res.Counts {
 		out.Counts[i] = sweepCountJSON(c)
+	}
+	for _, rc := range res.Residual {
+		out.ResidualPII = append(out.ResidualPII, residualJSON{Tenant: rc.Tenant, Collection: rc.Collection, Type: string(rc.Type), Count: rc.Count})
 	}
 	return out
 }

@@ -127,6 +127,7 @@ func routes() []route {
 	rs = append(rs, receiptRoutes()...)
 	rs = append(rs, dataKeyRoutes()...)
 	rs = append(rs, sessionRoutes()...)
+	rs = append(rs, redactRoutes()...)
 	return withIdempotency(rs)
 }
 

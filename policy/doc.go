@@ -337,6 +337,14 @@ func operatorText(f *Field) string {
 		return "keys " + codeList(f.Keys) + " and those listed in the tenant's drop_metadata setting removed, the rest kept"
 	case OpEach:
 		return "entries kept; their fields as listed below"
+	case OpRedact:
+		switch f.Redact {
+		case RedactHash:
+			return "kept with the personal data found in it replaced by keyed hashes (`<EMAIL:3f9a...>`)"
+		case RedactMask:
+			return "kept with the personal data found in it masked (****)"
+		}
+		return "kept with the personal data found in it replaced by tags (`<EMAIL>`)"
 	}
 	return string(op)
 }

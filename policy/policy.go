@@ -116,6 +116,10 @@ const (
 	OpUUID        Operator = "uuid"        // replaced by a fresh random UUID
 	OpDropKeys    Operator = "drop_keys"   // object: drops Keys and the tenant's drop_metadata keys
 	OpEach        Operator = "each"        // list: items kept, each item's fields anonymized by their own operators
+	// OpRedact keeps a text with the personal data found in it replaced
+	// (package redact): a chat message stays readable for statistics and
+	// review, the e-mail, phone, IBAN, names in it do not (G5).
+	OpRedact Operator = "redact"
 )
 
 // Field is one field of a collection.
@@ -153,6 +157,10 @@ type Field struct {
 	// table lists it as "not encrypted", and anonymization erases it by
 	// default like a PII field.
 	Personal bool `yaml:"personal"`
+	// Redact is how OpRedact replaces what it finds: tag (<EMAIL>, the
+	// default), hash (<EMAIL:3f9a...>, keyed per tenant, so the same
+	// address is recognizable within the tenant) or mask (****).
+	Redact string `yaml:"redact"`
 }
 
 // Rule is one retention rule of a collection.
@@ -238,3 +246,14 @@ func LinkKind(target string) string { return "link:" + target }
 // IsPersonal reports whether the field holds personal data, sealed or not:
 // the fields the data-protection table lists.
 func (f *Field) IsPersonal() bool { return f.Personal || f.IsPII() }
+
+// The modes of OpRedact (Field.Redact). Sealing is none of them: an
+// anonymized text must not be restorable, not even by its tenant.
+const (
+	RedactTag  = "tag"
+	RedactHash = "hash"
+	RedactMask = "mask"
+)
+
+// RedactModes lists the modes of OpRedact, the default first.
+var RedactModes = []string{RedactTag, RedactHash, RedactMask}

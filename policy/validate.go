@@ -20,7 +20,7 @@ var packName = regexp.MustCompile(`^[a-z][a-z0-9_-]*$`)
 
 var fieldTypes = []FieldType{TypeString, TypeText, TypeInteger, TypeNumber, TypeBoolean, TypeTimestamp, TypeDate, TypeID, TypeObject, TypeJSON, TypeList, TypeVector}
 
-var operators = []Operator{OpKeep, OpErase, OpClear, OpReplace, OpPlaceholder, OpUUID, OpDropKeys, OpEach}
+var operators = []Operator{OpKeep, OpErase, OpClear, OpReplace, OpPlaceholder, OpUUID, OpDropKeys, OpEach, OpRedact}
 
 // validator checks a decoded policy and collects every problem.
 type validator struct {
@@ -240,6 +240,8 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 		v.errorf(f, "anonymize", "%s: each works on type list only, not %s", ctx, f.Type)
 	case (op == OpUUID || op == OpPlaceholder || op == OpReplace || op == OpClear) && !text:
 		v.errorf(f, "anonymize", "%s: %s works on type string, text or id only, not %s", ctx, op, f.Type)
+	case op == OpRedact && f.Type != TypeString && f.Type != TypeText:
+		v.errorf(f, "anonymize", "%s: redact works on type string or text only, not %s", ctx, f.Type)
 	case op == OpReplace && f.Value == "":
 		v.errorf(f, "anonymize", "%s: replace needs a value (the replacement text)", ctx)
 	}
@@ -248,6 +250,11 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 	}
 	if f.Value != "" && op != OpReplace {
 		v.errorf(f, "value", "%s: value is only used by anonymize: replace", ctx)
+	}
+	if f.Redact != "" && op != OpRedact {
+		v.errorf(f, "redact", "%s: redact is only used by anonymize: redact", ctx)
+	} else if f.Redact != "" && !slices.Contains(RedactModes, f.Redact) {
+		v.errorf(f, "redact", "%s: unknown redact mode %q (want one of %s)", ctx, f.Redact, strings.Join(RedactModes, ", "))
 	}
 	if len(f.Keys) > 0 && op != OpDropKeys {
 		v.errorf(f, "keys", "%s: keys are only used by anonymize: drop_keys", ctx)

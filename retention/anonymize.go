@@ -28,17 +28,14 @@ const DefaultPlaceholder = "Anonymous"
 // Anonymize is idempotent: applying it to its own result changes nothing
 // but fresh UUIDs, so a sweep that crashed half-way can simply run again.
 func Anonymize(c *policy.Collection, s *lethe.Settings, fields map[string]any, newUUID func() string) map[string]any {
-	if newUUID == nil {
-		newUUID = randomUUID
-	}
-	a := anonymizer{s: s, newUUID: newUUID}
-	return a.object(c.Fields, fields)
+	return AnonymizeWith(c, s, fields, Options{NewUUID: newUUID})
 }
 
 // anonymizer carries the tenant's choices down nested lists.
 type anonymizer struct {
 	s       *lethe.Settings
 	newUUID func() string
+	redact  Redactor
 }
 
 // object anonymizes one object (a record or a list item) by its declared
@@ -93,6 +90,8 @@ func (a anonymizer) field(f *policy.Field, v any) (any, bool) {
 			return deepCopy(v), true
 		}
 		return a.dropKeys(f.Keys, m), true
+	case policy.OpRedact:
+		return a.redactText(f, v)
 	case policy.OpEach:
 		list, ok := v.([]any)
 		if !ok {

@@ -1,0 +1,85 @@
+package httpapi_test
+
+import (
+	"strings"
+	"testing"
+)
+
+// POST .../redact answers the redacted text and the findings (type, span
+// in the text sent, score, recognizer), never a value.
+func TestRedact_API(t *testing.T) {
+	ts := newServer(t)
+	key := ts.tenant("shop", "chatbot")
+	const text = "Mein Name ist Erika Mustermann, IBAN DE89 3704 0044 0532 0130 00, Mail erika@example.com"
+	tests := []struct {
+		operator string
+		want     string
+	}{
+		{"", "Mein Name ist <PERSON>, IBAN <IBAN>, Mail <EMAIL>"},
+		{"tag", "Mein Name ist <PERSON>, IBAN <IBAN>, Mail <EMAIL>"},
+		{"mask", "Mein Name ist ***** **********, IBAN **** **** **** **** **** **, Mail *****************"},
+	}
+	for _, tt := range tests {
+		body := map[string]any{"text": text}
+		if tt.operator != "" {
+			body["operator"] = tt.operator
+		}
+		got := ts.must(200, ts.do(key, "POST", "/v1/tenants/shop/redact", body)).json(t)
+		if got["text"] != tt.want {
+			t.Errorf("operator %q: text %q, want %q", tt.operator, got["text"], tt.want)
+		}
+		fs, _ := got["findings"].([]any)
+		var types []string
+		for _, f := range fs {
+			m := f.(map[string]any)
+			start, end := int(m["start"].(float64)), int(m["end"].(float64))
+			types = append(types, m["type"].(string)+"="+text[start:end])
+			if len(m) != 5 || m["recognizer"] == "" {
+				t.Errorf("finding %v: want exactly type, start, end, score, recognizer", m)
+			}
+		}
+		if want := "PERSON=Erika Mustermann IBAN=DE89 3704 0044 0532 0130 00 EMAIL=erika@example.com"; strings.Join(types, " ") != want {
+			t.Errorf("operator %q: findings %v, want spans %s", tt.operator, types, want)
+		}
+	}
+	// hash: the same value the same tag, within the tenant.
+	h := ts.must(200, ts.do(key, "POST", "/v1/tenants/shop/redact", map[string]any{"text": "a@example.com a@example.com", "operator": "hash"})).json(t)
+	one, two, _ := strings.Cut(h["text"].(string), " ")
+	if !strings.HasPrefix(one, "<EMAIL:") || one != two {
+		t.Errorf("hash: %q, want the same keyed tag twice", h["text"])
+	}
+	// Nothing found: the text as sent, and an empty list (not null).
+	r := ts.must(200, ts.do(key, "POST", "/v1/tenants/shop/redact", map[string]any{"text": "Bestellung 4711 ist angekommen"}))
+	if !strings.Contains(string(r.body), `"findings":[]`) || r.json(t)["text"] != "Bestellung 4711 ist angekommen" {
+		t.Errorf("nothing found: %s", r.body)
+	}
+}
+
+// Bad input is a problem+json naming what is wrong.
+func TestRedact_APIRefuses(t *testing.T) {
+	ts := newServer(t)
+	key := ts.tenant("shop", "chatbot")
+	tests := []struct {
+		name   string
+		body   any
+		status int
+		detail string
+	}{
+		{"no text", map[string]any{"operator": "tag"}, 422, "text"},
+		{"text not a string", map[string]any{"text": 5}, 422, "text"},
+		{"unknown operator", map[string]any{"text": "x", "operator": "seal"}, 422, "operator"},
+		{"unknown field", map[string]any{"text": "x", "lang": "de"}, 422, "lang"},
+		{"empty body", "", 400, "body"},
+	}
+	for _, tt := range tests {
+		r := ts.do(key, "POST", "/v1/tenants/shop/redact", tt.body)
+		if r.status != tt.status || r.header.Get("Content-Type") != "application/problem+json" || !strings.Contains(string(r.body), tt.detail) {
+			t.Errorf("%s: status %d %s: %s; want %d problem+json naming %s", tt.name, r.status, r.header.Get("Content-Type"), r.body, tt.status, tt.detail)
+		}
+	}
+	// Another tenant's key does not reach this tenant.
+	other := ts.tenant("other", "chatbot")
+	if r := ts.do(other, "POST", "/v1/tenants/shop/redact", map[string]any{"text": "x"}); r.status != 403 && r.status != 404 {
+		t.Errorf("other tenant's key: status %d, want 403 or 404", r.status)
+	}
+}
