@@ -52,7 +52,7 @@ func (h *Handler) protection(w http.ResponseWriter, r *http.Request, v *viewer) 
 		return
 	}
 	st.CanActivate = v.canWrite()
-	h.render(w, http.StatusOK, "protection", v, st)
+	h.render(w, r, http.StatusOK, "protection", v, st)
 }
 
 func (h *Handler) protectionState(ctx context.Context, tenant string) (*protectionState, error) {

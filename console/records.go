@@ -64,7 +64,7 @@ func (h *Handler) records(w http.ResponseWriter, r *http.Request, v *viewer) {
 		nq.Set("next", p.Next)
 		data["NextQuery"] = nq.Encode()
 	}
-	h.render(w, http.StatusOK, "records", v, data)
+	h.render(w, r, http.StatusOK, "records", v, data)
 }
 
 // fieldRow is one field of the record page: plain values always, PII
@@ -122,7 +122,7 @@ func (h *Handler) record(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 		rows = append(rows, row)
 	}
-	h.render(w, http.StatusOK, "record", v, map[string]any{"Tenant": tenant, "C": c, "Doc": doc, "Fields": rows, "Revealed": reveal})
+	h.render(w, r, http.StatusOK, "record", v, map[string]any{"Tenant": tenant, "C": c, "Doc": doc, "Fields": rows, "Revealed": reveal})
 }
 
 // isSealed reports whether the engine seals the field (PII or a subject
