@@ -117,6 +117,7 @@ type Store interface {
 	AuditStore
 	RequestStore
 	IdempotencyStore
+	SessionStore
 
 	// Checkpoint moves committed data into the main database file and
 	// truncates the write-ahead log, so that erased bytes do not linger.

@@ -185,6 +185,17 @@ func (h *Handler) page(fn pageFunc, roles ...engine.ConsoleRole) http.HandlerFun
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 			return
 		}
+		// A signed-out token is refused; when the deny list cannot be
+		// read, so is every token (fail closed).
+		denied, err := h.eng.ConsoleSessionRevoked(r.Context(), c.ID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if denied {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
 		u, err := h.eng.ConsoleUser(r.Context(), c.Subject)
 		if err != nil {
 			if errors.Is(err, lethe.ErrNotFound) {

@@ -100,8 +100,14 @@ func (h *Handler) logAuth(r *http.Request, a engine.AuthAttempt, why string) {
 
 // logout denies the session's token until its expiry and clears the cookie.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
-	h.sess.revoke(v.c)
+	err := h.eng.RevokeConsoleSession(r.Context(), v.c.ID, v.c.ExpiresAt.Time)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1, HttpOnly: true,
 		Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	if err != nil {
+		// The cookie is gone from this browser, but a copy of the token
+		// would still work: say so rather than pretend.
+		h.fail(w, r, err)
+		return
+	}
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }

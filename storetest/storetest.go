@@ -45,6 +45,7 @@ func Run(t *testing.T, open func(t *testing.T) lethe.Store) {
 		{"Guards", guardTests},
 		{"Listing", listingTests},
 		{"Idempotency", idempotencyTests},
+		{"Sessions", sessionTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
