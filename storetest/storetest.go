@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) lethe.Store) {
 		{"Listing", listingTests},
 		{"Idempotency", idempotencyTests},
 		{"Sessions", sessionTests},
+		{"TenantDue", tenantDueTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
