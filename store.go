@@ -89,6 +89,10 @@ type Store interface {
 	// DueRecords returns up to limit records whose plan is due at or before
 	// now, oldest due first, across tenants (the sweeper's work queue).
 	DueRecords(ctx context.Context, now time.Time, limit int) ([]*Record, error)
+	// TenantDueRecords is DueRecords for one tenant's records only (a
+	// sweep started for one tenant, as the console's protection button
+	// does).
+	TenantDueRecords(ctx context.Context, tenant string, now time.Time, limit int) ([]*Record, error)
 	// ApplyBatch performs one batch of retention or request work and its
 	// audit entries in a single durable transaction: all or nothing. When
 	// b.Lease is set, the batch applies only while that lease still names
@@ -121,6 +125,7 @@ type Store interface {
 	AuditStore
 	RequestStore
 	IdempotencyStore
+	SessionStore
 
 	// Checkpoint moves committed data into the main database file and
 	// truncates the write-ahead log, so that erased bytes do not linger.

@@ -78,8 +78,7 @@ func TestBrowser_ManagerFlows(t *testing.T) {
 	}
 	do(t, mia, shot(dir, "tenant"))
 
-	// Settings of bot's collection: choose, dry run, save (before the
-	// protection's sweep below acts on bot's due messages).
+	// Settings of bot's collection: choose, dry run, save.
 	ben := tab()
 	do(t, ben, signIn(base, "ben", testPassword, `header nav`),
 		visit(base+"/console/t/bot/settings/live_chat_messages", `select[name="period.delete"]`),

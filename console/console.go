@@ -1,6 +1,7 @@
 package console
 
 import (
+	"bytes"
 	"context"
 	"embed"
 	"encoding/json"
@@ -11,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/lethe-privacy/lethe"
@@ -119,6 +121,12 @@ var funcs = template.FuncMap{
 		}
 		return string(b)
 	},
+	// t translates a text of the page into the page's language .L.
+	"t": translate,
+	// w translates a value from the data, if the catalogue knows it.
+	"w": word,
+	// pass hands a sub-template its data together with the language.
+	"pass": func(lang string, d any) map[string]any { return map[string]any{"L": lang, "D": d} },
 	"day": func(t time.Time) string {
 		if t.IsZero() {
 			return ""
@@ -141,7 +149,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	hd.Set("X-Frame-Options", "DENY")
 	hd.Set("Referrer-Policy", "no-referrer")
 	hd.Set("Cache-Control", "no-store")
-	h.mux.ServeHTTP(w, r)
+	hd.Set("Vary", "Accept-Language, Cookie")
+	h.mux.ServeHTTP(w, withLanguage(w, r))
 }
 
 // viewer is the signed-in user a page is rendered for.
@@ -176,6 +185,17 @@ func (h *Handler) page(fn pageFunc, roles ...engine.ConsoleRole) http.HandlerFun
 			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 			return
 		}
+		// A signed-out token is refused; when the deny list cannot be
+		// read, so is every token (fail closed).
+		denied, err := h.eng.ConsoleSessionRevoked(r.Context(), c.ID)
+		if err != nil {
+			h.fail(w, r, err)
+			return
+		}
+		if denied {
+			http.Redirect(w, r, "/console/login", http.StatusSeeOther)
+			return
+		}
 		u, err := h.eng.ConsoleUser(r.Context(), c.Subject)
 		if err != nil {
 			if errors.Is(err, lethe.ErrNotFound) {
@@ -187,7 +207,7 @@ func (h *Handler) page(fn pageFunc, roles ...engine.ConsoleRole) http.HandlerFun
 		}
 		v := &viewer{User: *u, c: c, CSRF: h.sess.csrfToken(c), Tenant: u.Tenant}
 		if r.Method == http.MethodPost && !h.sess.csrfOK(c, r.PostFormValue(csrfField)) {
-			h.render(w, http.StatusForbidden, "error", v, map[string]any{"Message": "This form has expired or did not come from the console. Reload the page and try again."})
+			h.render(w, r, http.StatusForbidden, "error", v, map[string]any{"Message": h.tr(r, "This form has expired or did not come from the console. Reload the page and try again.")})
 			return
 		}
 		allowed := false
@@ -197,7 +217,7 @@ func (h *Handler) page(fn pageFunc, roles ...engine.ConsoleRole) http.HandlerFun
 			}
 		}
 		if !allowed {
-			h.render(w, http.StatusForbidden, "error", v, map[string]any{"Message": "Your role (" + string(u.Role) + ") may not open this page."})
+			h.render(w, r, http.StatusForbidden, "error", v, map[string]any{"Message": h.tr(r, "Your role (%s) may not open this page.", word(language(r.Context()), u.Role))})
 			return
 		}
 		// Everything the engine audits for this request names the console
@@ -208,20 +228,35 @@ func (h *Handler) page(fn pageFunc, roles ...engine.ConsoleRole) http.HandlerFun
 }
 
 // render writes a page. Data reaches the template as .V (the viewer, nil
-// on the login page) and .D.
-func (h *Handler) render(w http.ResponseWriter, status int, page string, v *viewer, data any) {
+// on the login page), .D, .L (the language) and .Switch (links to the
+// page in the other languages). The page is executed into a buffer first,
+// so a template error (a missing translation among them) answers 500
+// instead of half a page.
+func (h *Handler) render(w http.ResponseWriter, r *http.Request, status int, page string, v *viewer, data any) {
+	// An error page's language links lead to the dashboard: they do not
+	// echo a path the viewer may not open.
+	back := r
+	if page == "error" {
+		back = &http.Request{Method: http.MethodGet, URL: &url.URL{Path: Prefix}}
+		back = back.WithContext(r.Context())
+	}
+	var b bytes.Buffer
+	err := h.pages[page].ExecuteTemplate(&b, "layout", map[string]any{"V": v, "D": data, "L": language(r.Context()), "Switch": switchLinks(back)})
+	if err != nil {
+		h.log.Error("console: render", "page", page, "err", err)
+		http.Error(w, "console: page failed to render", http.StatusInternalServerError)
+		return
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	w.WriteHeader(status)
-	if err := h.pages[page].ExecuteTemplate(w, "layout", map[string]any{"V": v, "D": data}); err != nil {
-		h.log.Error("console: render", "page", page, "err", err)
-	}
+	_, _ = w.Write(b.Bytes())
 }
 
 // fail shows an error page whose status follows the engine's sentinel
 // errors, as the API's problem map does.
 func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	status := http.StatusInternalServerError
-	msg := "Something went wrong; the server log has the details."
+	msg := h.tr(r, "Something went wrong; the server log has the details.")
 	switch {
 	case errors.Is(err, lethe.ErrInvalid):
 		status, msg = http.StatusBadRequest, err.Error()
@@ -234,7 +269,7 @@ func (h *Handler) fail(w http.ResponseWriter, r *http.Request, err error) {
 	default:
 		h.log.Error("console", "path", r.URL.Path, "err", err)
 	}
-	h.render(w, status, "error", nil, map[string]any{"Message": msg})
+	h.render(w, r, status, "error", nil, map[string]any{"Message": msg})
 }
 
 // secure says whether cookies get the Secure flag: always, except over

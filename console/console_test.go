@@ -27,6 +27,9 @@ type stack struct {
 	srv *httptest.Server
 	now time.Time
 	dir string // the data folder: lethe.db and master.key
+	kek keyring.Wrapper
+	// stop closes the server, the runner, the engine and the store.
+	stop func()
 }
 
 const testPassword = "correct horse battery"
@@ -39,40 +42,12 @@ func newStack(t *testing.T) *stack {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := &stack{t: t, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), dir: dir}
-	clock := func() time.Time { return s.now }
-	st, err := sqlite.Open(ctx, filepath.Join(dir, "lethe.db"), sqlite.Options{Now: clock})
-	if err != nil {
+	s := &stack{t: t, now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC), dir: dir, kek: kek}
+	s.start()
+	t.Cleanup(func() { s.stop() })
+	if _, err := s.eng.CreateTenant(ctx, "test", "acme", []string{"erp-marketplace"}); err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.eng = eng
-	if _, err := eng.CreateTenant(ctx, "test", "acme", []string{"erp-marketplace"}); err != nil {
-		t.Fatal(err)
-	}
-	h, err := console.New(ctx, console.Config{Engine: eng, Now: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.srv = httptest.NewServer(h)
-	// The request runner works as under lethe serve, so that subject
-	// requests started from the console finish.
-	rctx, stopRunner := context.WithCancel(ctx)
-	runnerDone := make(chan struct{})
-	go func() {
-		defer close(runnerDone)
-		eng.NewRequestRunner().Run(rctx, 20*time.Millisecond)
-	}()
-	t.Cleanup(func() {
-		s.srv.Close()
-		stopRunner()
-		<-runnerDone
-		eng.Close()
-		st.Close()
-	})
 	for _, u := range []engine.ConsoleUser{
 		{Name: "root", Role: engine.ConsoleAdmin},
 		{Name: "mia", Role: engine.ConsoleManager, Tenant: "acme"},
@@ -81,6 +56,48 @@ func newStack(t *testing.T) *stack {
 		s.addUser(u)
 	}
 	return s
+}
+
+// start opens the store in the data folder, the engine, the console and
+// its server, and runs the request runner as lethe serve does, so that
+// subject requests started from the console finish.
+func (s *stack) start() {
+	t := s.t
+	ctx := context.Background()
+	clock := func() time.Time { return s.now }
+	st, err := sqlite.Open(ctx, filepath.Join(s.dir, "lethe.db"), sqlite.Options{Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: s.kek, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := console.New(ctx, console.Config{Engine: eng, Now: clock})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.eng, s.srv = eng, httptest.NewServer(h)
+	rctx, stopRunner := context.WithCancel(ctx)
+	runnerDone := make(chan struct{})
+	go func() {
+		defer close(runnerDone)
+		eng.NewRequestRunner().Run(rctx, 20*time.Millisecond)
+	}()
+	s.stop = func() {
+		s.srv.Close()
+		stopRunner()
+		<-runnerDone
+		eng.Close()
+		st.Close()
+	}
+}
+
+// restart stops everything and starts it again on the same data folder,
+// as a restarted lethe serve would (the server's address changes).
+func (s *stack) restart() {
+	s.stop()
+	s.start()
 }
 
 func (s *stack) addUser(u engine.ConsoleUser) {
@@ -315,6 +332,31 @@ func TestLogout_RevokesToken(t *testing.T) {
 	replay.Jar.SetCookies(u, old)
 	if code, _ := s.get(replay, "/console/"); code != http.StatusSeeOther {
 		t.Fatalf("revoked token: %d, want redirect to sign-in", code)
+	}
+}
+
+// TestLogout_SurvivesRestart: a token signed out before a restart stays
+// refused after it, while a session not signed out carries on (the
+// session key is in the database too), so the refusal is the deny list's.
+func TestLogout_SurvivesRestart(t *testing.T) {
+	s := newStack(t)
+	signedOut, kept := s.signedIn("mia"), s.signedIn("aud")
+	u, _ := url.Parse(s.srv.URL + "/console/")
+	oldOut, oldKept := signedOut.Jar.Cookies(u), kept.Jar.Cookies(u)
+	_, page := s.get(signedOut, "/console/")
+	if resp := s.post(signedOut, "/console/logout", url.Values{"csrf": {csrfOf(t, page)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("logout: %d", resp.StatusCode)
+	}
+	s.restart()
+	u, _ = url.Parse(s.srv.URL + "/console/")
+	replay, other := s.client(), s.client()
+	replay.Jar.SetCookies(u, oldOut)
+	other.Jar.SetCookies(u, oldKept)
+	if code, _ := s.get(replay, "/console/"); code != http.StatusSeeOther {
+		t.Fatalf("signed-out token after a restart: %d, want redirect to sign-in", code)
+	}
+	if code, _ := s.get(other, "/console/"); code != http.StatusOK {
+		t.Fatalf("a session not signed out, after a restart: %d", code)
 	}
 }
 

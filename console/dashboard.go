@@ -104,5 +104,5 @@ func (h *Handler) tenantDashboard(w http.ResponseWriter, r *http.Request, v *vie
 		}
 		data["Overdue"], data["Lag"] = n, lag.Round(time.Second).String()
 	}
-	h.render(w, http.StatusOK, "tenant", v, data)
+	h.render(w, r, http.StatusOK, "tenant", v, data)
 }

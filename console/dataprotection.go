@@ -61,9 +61,9 @@ func (h *Handler) dataProtection(w http.ResponseWriter, r *http.Request, v *view
 		h.fail(w, r, err)
 		return
 	}
-	tx, ok := dpTexts[r.URL.Query().Get("lang")]
+	tx, ok := dpTexts[language(r.Context())]
 	if !ok {
-		tx = dpTexts["en"]
+		tx = dpTexts[langEN]
 	}
 	cs, err := h.eng.Collections(r.Context(), tenant)
 	if err != nil {
@@ -107,5 +107,5 @@ func (h *Handler) dataProtection(w http.ResponseWriter, r *http.Request, v *view
 		}
 		rows = append(rows, row)
 	}
-	h.render(w, http.StatusOK, "dataprotection", v, map[string]any{"Tenant": tenant, "Rows": rows, "T": tx})
+	h.render(w, r, http.StatusOK, "dataprotection", v, map[string]any{"Tenant": tenant, "Rows": rows, "T": tx})
 }

@@ -23,7 +23,7 @@ func TestDataProtection_FollowsSettingsInBothLanguages(t *testing.T) {
 	// A chosen period is what the table says.
 	_, form := s.get(ben, "/console/t/bot/settings/live_chat_messages")
 	s.post(ben, "/console/t/bot/settings/live_chat_messages", url.Values{"csrf": {csrfOf(t, form)}, "period.delete": {"30d"}, "confirm": {"1"}})
-	_, body = s.get(ben, page)
+	_, body = s.get(ben, page+"?lang=en")
 	if !strings.Contains(body, "Deleted after 30 days (counted from created_at)") {
 		t.Fatalf("table after choosing 30 days:\n%s", body)
 	}

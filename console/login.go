@@ -33,7 +33,7 @@ func (h *Handler) showLogin(w http.ResponseWriter, r *http.Request, status int, 
 	tok := base64.RawURLEncoding.EncodeToString(b)
 	http.SetCookie(w, &http.Cookie{Name: loginCSRFCookie, Value: tok, Path: "/console/login", HttpOnly: true,
 		Secure: secure(r), SameSite: http.SameSiteStrictMode, MaxAge: 3600})
-	h.render(w, status, "login", nil, map[string]any{"CSRF": tok, "Error": msg})
+	h.render(w, r, status, "login", nil, map[string]any{"CSRF": tok, "Error": msg})
 }
 
 // login checks the form's CSRF token, the rate limits, then the password;
@@ -43,7 +43,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	ck, err := r.Cookie(loginCSRFCookie)
 	given := r.PostFormValue(csrfField)
 	if err != nil || given == "" || subtle.ConstantTimeCompare([]byte(ck.Value), []byte(given)) != 1 {
-		h.showLogin(w, r, http.StatusForbidden, "The sign-in form expired; please try again.")
+		h.showLogin(w, r, http.StatusForbidden, h.tr(r, "The sign-in form expired; please try again."))
 		return
 	}
 	name := strings.TrimSpace(strings.ToLower(r.PostFormValue("user")))
@@ -53,7 +53,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	attempt := engine.AuthAttempt{Actor: "console:" + name, IP: ip, Route: "/console/login"}
 	if h.lim.blocked(keys...) {
 		h.logAuth(r, attempt, "rate_limited")
-		h.showLogin(w, r, http.StatusTooManyRequests, "Too many failed sign-ins; wait 15 minutes and try again.")
+		h.showLogin(w, r, http.StatusTooManyRequests, h.tr(r, "Too many failed sign-ins; wait 15 minutes and try again."))
 		return
 	}
 	u, err := h.eng.ConsoleUser(r.Context(), name)
@@ -71,7 +71,7 @@ func (h *Handler) login(w http.ResponseWriter, r *http.Request) {
 	if u == nil || !ok {
 		h.lim.fail(keys...)
 		h.logAuth(r, attempt, "bad_credentials")
-		h.showLogin(w, r, http.StatusUnauthorized, "Wrong user name or password.")
+		h.showLogin(w, r, http.StatusUnauthorized, h.tr(r, "Wrong user name or password."))
 		return
 	}
 	tok, c, err := h.sess.issue(u.Name, u.Tenant, string(u.Role))
@@ -100,8 +100,14 @@ func (h *Handler) logAuth(r *http.Request, a engine.AuthAttempt, why string) {
 
 // logout denies the session's token until its expiry and clears the cookie.
 func (h *Handler) logout(w http.ResponseWriter, r *http.Request, v *viewer) {
-	h.sess.revoke(v.c)
+	err := h.eng.RevokeConsoleSession(r.Context(), v.c.ID, v.c.ExpiresAt.Time)
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: "", Path: Prefix, MaxAge: -1, HttpOnly: true,
 		Secure: secure(r), SameSite: http.SameSiteStrictMode})
+	if err != nil {
+		// The cookie is gone from this browser, but a copy of the token
+		// would still work: say so rather than pretend.
+		h.fail(w, r, err)
+		return
+	}
 	http.Redirect(w, r, "/console/login", http.StatusSeeOther)
 }

@@ -89,7 +89,7 @@ func (h *Handler) logs(w http.ResponseWriter, r *http.Request, v *viewer) {
 		return
 	}
 	data["Chain"] = chain
-	h.render(w, http.StatusOK, "logs", v, data)
+	h.render(w, r, http.StatusOK, "logs", v, data)
 }
 
 // chainState is the audit-chain line of the log page.

@@ -52,7 +52,7 @@ func (h *Handler) protection(w http.ResponseWriter, r *http.Request, v *viewer) 
 		return
 	}
 	st.CanActivate = v.canWrite()
-	h.render(w, http.StatusOK, "protection", v, st)
+	h.render(w, r, http.StatusOK, "protection", v, st)
 }
 
 func (h *Handler) protectionState(ctx context.Context, tenant string) (*protectionState, error) {
@@ -197,7 +197,7 @@ func (h *Handler) activateProtection(w http.ResponseWriter, r *http.Request, v *
 		h.fail(w, r, err)
 		return
 	}
-	if res, err := h.eng.Sweep(ctx); err != nil {
+	if res, err := h.eng.SweepTenant(ctx, tenant); err != nil {
 		h.log.Error("console: sweep after activation", "tenant", tenant, "err", err)
 	} else if res.Busy {
 		h.log.Info("console: sweep after activation left to the instance sweeping now", "tenant", tenant)

@@ -85,3 +85,55 @@ func TestProtection_AuditorAndOtherTenant(t *testing.T) {
 		t.Fatalf("activated by someone: %+v", e)
 	}
 }
+
+// TestProtection_SweepsOnlyTheClickedTenant: two marketplace tenants and
+// a chatbot tenant all have due work; the button on acme's page acts on
+// acme's records alone.
+func TestProtection_SweepsOnlyTheClickedTenant(t *testing.T) {
+	s := newStack(t)
+	chatTenant(t, s) // bot: two live-chat messages due for deletion
+	ctx := context.Background()
+	if _, err := s.eng.CreateTenant(ctx, "test", "shop2", []string{"erp-marketplace"}); err != nil {
+		t.Fatal(err)
+	}
+	shipped := s.now.Add(-40 * 24 * time.Hour)
+	order := func(tenant, no string) string {
+		t.Helper()
+		d, err := s.eng.Put(ctx, tenant, "orders", []engine.NewRecord{{Origin: "amazon", CreatedAt: shipped,
+			Fields: map[string]any{"belegnr": no, "name": "Erika Mustermann", "shipped_at": shipped.Format(time.RFC3339)}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d[0].ID
+	}
+	acmeOrder, shopOrder := order("acme", "AU-1"), order("shop2", "SH-1")
+	mia := s.signedIn("mia")
+	_, body := s.get(mia, "/console/t/acme/protection")
+	if resp := s.post(mia, "/console/t/acme/protection", url.Values{"csrf": {csrfOf(t, body)}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("activate: %d", resp.StatusCode)
+	}
+	state := func(tenant, id string) lethe.State {
+		t.Helper()
+		d, err := s.eng.Get(ctx, lethe.RecordRef{Tenant: tenant, Collection: "orders", ID: id})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d.State
+	}
+	if got := state("acme", acmeOrder); got != lethe.StateAnonymized {
+		t.Fatalf("acme's due order is %s after acme's button", got)
+	}
+	if got := state("shop2", shopOrder); got != lethe.StateActive {
+		t.Fatalf("shop2's due order is %s after acme's button", got)
+	}
+	if p, err := s.eng.BrowseRecords(ctx, "bot", "live_chat_messages", engine.RecordFilter{}); err != nil || len(p.Items) != 2 {
+		t.Fatalf("bot's due messages after acme's button: %+v, %v; want both kept", p, err)
+	}
+	// The scheduled sweep still does the rest.
+	if _, err := s.eng.Sweep(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if got := state("shop2", shopOrder); got != lethe.StateAnonymized {
+		t.Fatalf("shop2's order after the scheduled sweep: %s", got)
+	}
+}

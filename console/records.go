@@ -64,7 +64,7 @@ func (h *Handler) records(w http.ResponseWriter, r *http.Request, v *viewer) {
 		nq.Set("next", p.Next)
 		data["NextQuery"] = nq.Encode()
 	}
-	h.render(w, http.StatusOK, "records", v, data)
+	h.render(w, r, http.StatusOK, "records", v, data)
 }
 
 // fieldRow is one field of the record page: plain values always, PII
@@ -122,8 +122,18 @@ func (h *Handler) record(w http.ResponseWriter, r *http.Request, v *viewer) {
 		}
 		rows = append(rows, row)
 	}
-	h.render(w, http.StatusOK, "record", v, map[string]any{"Tenant": tenant, "C": c, "Doc": doc, "Fields": rows, "Revealed": reveal})
+	// The history lists the reads of the record from the manager log,
+	// this one included when the button was pressed.
+	hist, err := h.eng.RecordHistory(r.Context(), lethe.RecordRef{Tenant: tenant, Collection: c.Name, ID: id}, doc.CreatedAt, historyShown)
+	if err != nil {
+		h.fail(w, r, err)
+		return
+	}
+	h.render(w, r, http.StatusOK, "record", v, map[string]any{"Tenant": tenant, "C": c, "Doc": doc, "Fields": rows, "Revealed": reveal, "History": hist})
 }
+
+// historyShown is how many log entries the record page lists.
+const historyShown = 20
 
 // isSealed reports whether the engine seals the field (PII or a subject
 // identifier that is not a personal plain field).

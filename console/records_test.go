@@ -6,6 +6,7 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/lethe-privacy/lethe"
 	"github.com/lethe-privacy/lethe/engine"
@@ -86,5 +87,47 @@ func TestRecords_BrowseSealedOpenAudited(t *testing.T) {
 	}
 	if code, _ := s.get(ben, "/console/t/bot/records/orders/"+docs[0].ID); code != http.StatusNotFound {
 		t.Fatalf("acme's record under bot's path: %d", code)
+	}
+}
+
+// TestRecords_HistoryListsTheReads: the record page lists the manager-log
+// entries naming the record (the console's own opening and an API read),
+// not those of another record.
+func TestRecords_HistoryListsTheReads(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	docs, err := s.eng.Put(ctx, "acme", "orders", []engine.NewRecord{
+		{CreatedAt: s.now, Fields: map[string]any{"belegnr": "AU-1", "name": "Erika Mustermann"}},
+		{CreatedAt: s.now, Fields: map[string]any{"belegnr": "AU-2", "name": "Max Muster"}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mia := s.signedIn("mia")
+	page := "/console/t/acme/records/orders/" + docs[0].ID
+	_, body := s.get(mia, page)
+	if !strings.Contains(body, "No log entry names this record yet.") {
+		t.Fatalf("history of an unread record:\n%s", body)
+	}
+	api := engine.WithCaller(ctx, engine.Caller{Actor: "key:lk_shop", IP: "192.0.2.9"})
+	if _, err := s.eng.Get(api, lethe.RecordRef{Tenant: "acme", Collection: "orders", ID: docs[1].ID}); err != nil {
+		t.Fatal(err)
+	}
+	s.now = s.now.Add(time.Minute)
+	if _, err := s.eng.Get(api, lethe.RecordRef{Tenant: "acme", Collection: "orders", ID: docs[0].ID}); err != nil {
+		t.Fatal(err)
+	}
+	s.now = s.now.Add(time.Minute)
+	resp, err := mia.PostForm(s.srv.URL+page, url.Values{"csrf": {csrfOf(t, body)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body = readAll(t, resp)
+	hist := body[strings.Index(body, `<table id="history">`):]
+	hist = hist[:strings.Index(hist, "</table>")]
+	rows := strings.Count(hist, "<tr><td>")
+	mine, theirs := strings.Index(hist, "<td>console:mia</td>"), strings.Index(hist, "<td>key:lk_shop</td>")
+	if rows != 2 || mine < 0 || theirs < 0 || mine > theirs || !strings.Contains(hist, "2026-11-23 12:02") || !strings.Contains(hist, "<code>name</code>") {
+		t.Fatalf("history after two reads (newest first):\n%s", hist)
 	}
 }

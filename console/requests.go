@@ -83,7 +83,7 @@ func (h *Handler) requests(w http.ResponseWriter, r *http.Request, v *viewer) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, http.StatusOK, "requests", v, map[string]any{"Tenant": tenant, "Items": p.Items, "Next": p.Next, "State": r.URL.Query().Get("state"),
+	h.render(w, r, http.StatusOK, "requests", v, map[string]any{"Tenant": tenant, "Items": p.Items, "Next": p.Next, "State": r.URL.Query().Get("state"),
 		"States": []lethe.RequestState{lethe.RequestPending, lethe.RequestRunning, lethe.RequestDone, lethe.RequestFailed}})
 }
 
@@ -98,7 +98,7 @@ func (h *Handler) request(w http.ResponseWriter, r *http.Request, v *viewer) {
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, http.StatusOK, "request", v, map[string]any{"Tenant": tenant, "R": h.viewRequest(r.Context(), job), "CanDownload": v.canWrite()})
+	h.render(w, r, http.StatusOK, "request", v, map[string]any{"Tenant": tenant, "R": h.viewRequest(r.Context(), job), "CanDownload": v.canWrite()})
 }
 
 // download streams a finished export. The engine writes the download to

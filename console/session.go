@@ -8,7 +8,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/golang-jwt/jwt/v5"
@@ -26,18 +25,16 @@ type claims struct {
 	Role   string `json:"role"`
 }
 
-// sessions signs and checks session tokens (HS256 under the console key)
-// and keeps the deny list of tokens signed out before their expiry.
+// sessions signs and checks session tokens (HS256 under the console
+// key). The deny list of tokens signed out before their expiry is in the
+// store (Engine.RevokeConsoleSession), so it survives a restart.
 type sessions struct {
 	key []byte
 	now func() time.Time
-
-	mu     sync.Mutex
-	denied map[string]time.Time // jti -> expiry
 }
 
 func newSessions(key []byte, now func() time.Time) *sessions {
-	return &sessions{key: key, now: now, denied: make(map[string]time.Time)}
+	return &sessions{key: key, now: now}
 }
 
 func (s *sessions) issue(user, tenant, role string) (token string, c *claims, err error) {
@@ -71,28 +68,10 @@ func (s *sessions) check(token string) (*claims, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errSession, err)
 	}
-	s.mu.Lock()
-	_, denied := s.denied[c.ID]
-	s.mu.Unlock()
-	if denied || c.ID == "" || c.Subject == "" {
+	if c.ID == "" || c.Subject == "" {
 		return nil, errSession
 	}
 	return c, nil
-}
-
-// revoke denies the token until it would have expired anyway; entries
-// past their expiry are dropped on the way, so the list holds at most the
-// sign-outs of the last 8 hours.
-func (s *sessions) revoke(c *claims) {
-	now := s.now()
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for id, exp := range s.denied {
-		if now.After(exp) {
-			delete(s.denied, id)
-		}
-	}
-	s.denied[c.ID] = c.ExpiresAt.Time
 }
 
 // csrfToken is the synchronizer token of a session: an HMAC of its id, so

@@ -51,7 +51,7 @@ func (h *Handler) settingsIndex(w http.ResponseWriter, r *http.Request, v *viewe
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, http.StatusOK, "settings_index", v, map[string]any{"Tenant": tenant, "Collections": cs})
+	h.render(w, r, http.StatusOK, "settings_index", v, map[string]any{"Tenant": tenant, "Collections": cs})
 }
 
 func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -61,7 +61,7 @@ func (h *Handler) settingsPage(w http.ResponseWriter, r *http.Request, v *viewer
 		return
 	}
 	f.Saved = r.URL.Query().Get("saved") == "1"
-	h.render(w, http.StatusOK, "settings", v, f)
+	h.render(w, r, http.StatusOK, "settings", v, f)
 }
 
 func (h *Handler) settingsForm(r *http.Request, v *viewer) (*settingsForm, error) {
@@ -194,7 +194,7 @@ func (h *Handler) saveSettings(w http.ResponseWriter, r *http.Request, v *viewer
 		sub = newSettingsForm(f.Tenant, f.C, p.Apply(&lethe.Settings{}), f.CanEdit, f.Replan)
 		sub.Preview, sub.Error = f.Preview, f.Error
 	}
-	h.render(w, status, "settings", v, sub)
+	h.render(w, r, status, "settings", v, sub)
 }
 
 // uses reports whether a field (or an item field) is anonymized by op.

@@ -49,7 +49,7 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, v *viewer) {
 	}
 	p := &subjectPage{Tenant: tenant, Kinds: kinds, Types: requestTypes, CanRun: v.canWrite(), Type: lethe.RequestExport}
 	if r.Method != http.MethodPost {
-		h.render(w, http.StatusOK, "subjects", v, p)
+		h.render(w, r, http.StatusOK, "subjects", v, p)
 		return
 	}
 	p.Kind, p.Value = r.PostFormValue("kind"), strings.TrimSpace(r.PostFormValue("value"))
@@ -60,7 +60,7 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, v *viewer) {
 	status := http.StatusOK
 	op := r.PostFormValue("op")
 	if (op == "preview" || op == "run") && !v.canWrite() {
-		h.render(w, http.StatusForbidden, "error", v, map[string]any{"Message": "Your role (" + string(v.User.Role) + ") may not start requests."})
+		h.render(w, r, http.StatusForbidden, "error", v, map[string]any{"Message": h.tr(r, "Your role (%s) may not start requests.", word(language(r.Context()), v.User.Role))})
 		return
 	}
 	switch op {
@@ -68,7 +68,7 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, v *viewer) {
 		// Only what was previewed runs: the type or person changed after
 		// the dry run needs a dry run of its own first.
 		if r.PostFormValue("previewed") != p.previewKey() {
-			p.Error = fmt.Sprintf("%s: preview this request (dry run) before running it", lethe.ErrInvalid)
+			p.Error = fmt.Sprintf("%s: %s", lethe.ErrInvalid, h.tr(r, "preview this request (dry run) before running it"))
 			status = http.StatusBadRequest
 			break
 		}
@@ -101,7 +101,7 @@ func (h *Handler) subjects(w http.ResponseWriter, r *http.Request, v *viewer) {
 		h.fail(w, r, errors.New(p.Error))
 		return
 	}
-	h.render(w, status, "subjects", v, p)
+	h.render(w, r, status, "subjects", v, p)
 }
 
 // previewKey names what a dry run was made for; the run button carries it.

@@ -21,7 +21,7 @@ func (h *Handler) dashboard(w http.ResponseWriter, r *http.Request, v *viewer) {
 			return
 		}
 		data["Tenants"], data["Next"] = p.Items, p.Next
-		h.render(w, http.StatusOK, "dashboard", v, data)
+		h.render(w, r, http.StatusOK, "dashboard", v, data)
 		return
 	}
 	h.tenantDashboard(w, r, v)
@@ -37,7 +37,7 @@ func (h *Handler) showUsers(w http.ResponseWriter, r *http.Request, v *viewer, s
 		h.fail(w, r, err)
 		return
 	}
-	h.render(w, status, "users", v, map[string]any{"Users": us, "Error": msg})
+	h.render(w, r, status, "users", v, map[string]any{"Users": us, "Error": msg})
 }
 
 func (h *Handler) addUser(w http.ResponseWriter, r *http.Request, v *viewer) {
@@ -62,7 +62,7 @@ func (h *Handler) addUser(w http.ResponseWriter, r *http.Request, v *viewer) {
 func (h *Handler) removeUser(w http.ResponseWriter, r *http.Request, v *viewer) {
 	name := r.PostFormValue("name")
 	if name == v.User.Name {
-		h.showUsers(w, r, v, http.StatusBadRequest, fmt.Sprintf("%s: you cannot remove yourself", lethe.ErrInvalid))
+		h.showUsers(w, r, v, http.StatusBadRequest, fmt.Sprintf("%s: %s", lethe.ErrInvalid, h.tr(r, "you cannot remove yourself")))
 		return
 	}
 	if err := h.eng.RemoveConsoleUser(r.Context(), "console:"+v.User.Name, name); err != nil {

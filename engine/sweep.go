@@ -62,9 +62,28 @@ type SweepCount struct {
 // (the others return Busy). Every sweep also deletes the expired answers
 // kept for Idempotency-Key retries.
 func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
+	return e.sweep(ctx, "")
+}
+
+// SweepTenant applies the retention actions due now for one tenant only,
+// as Sweep does for all: under the same lease, batch by batch. Other
+// tenants' due records wait for the scheduled sweep, and the server-wide
+// housekeeping (expired idempotency answers, audit expiry) is left to it
+// too, so that an action taken for one tenant changes nothing of another.
+func (e *Engine) SweepTenant(ctx context.Context, tenant string) (*SweepResult, error) {
+	if _, err := e.store.Tenant(ctx, tenant); err != nil {
+		return nil, fmt.Errorf("sweep %s: %w", tenant, err)
+	}
+	return e.sweep(ctx, tenant)
+}
+
+// sweep is Sweep over every tenant (tenant "") or over one.
+func (e *Engine) sweep(ctx context.Context, tenant string) (*SweepResult, error) {
 	e.sweepMu.Lock()
 	defer e.sweepMu.Unlock()
-	e.purgeIdempotency(ctx)
+	if tenant == "" {
+		e.purgeIdempotency(ctx)
+	}
 	now := e.now().UTC()
 	res := &SweepResult{Started: now}
 	lease := &lethe.Lease{Name: sweepLease, Owner: e.instance}
@@ -106,7 +125,12 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 				return res, fmt.Errorf("sweep: %w", lethe.ErrLeaseLost)
 			}
 		}
-		recs, err := e.store.DueRecords(ctx, now, e.sweepN)
+		var recs []*lethe.Record
+		if tenant == "" {
+			recs, err = e.store.DueRecords(ctx, now, e.sweepN)
+		} else {
+			recs, err = e.store.TenantDueRecords(ctx, tenant, now, e.sweepN)
+		}
 		if err != nil {
 			return res, fmt.Errorf("sweep: find due records: %w", err)
 		}
@@ -139,8 +163,10 @@ func (e *Engine) Sweep(ctx context.Context) (*SweepResult, error) {
 			break
 		}
 	}
-	if _, err := e.ExpireAudit(ctx); err != nil {
-		return res, fmt.Errorf("sweep: %w", err)
+	if tenant == "" {
+		if _, err := e.ExpireAudit(ctx); err != nil {
+			return res, fmt.Errorf("sweep: %w", err)
+		}
 	}
 	if res.Deleted+res.Anonymized > 0 {
 		// Erased bytes must not linger in the write-ahead log.

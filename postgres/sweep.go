@@ -26,6 +26,20 @@ func (s *Store) DueRecords(ctx context.Context, now time.Time, limit int) ([]*le
 	return recs, nil
 }
 
+// TenantDueRecords returns up to limit of one tenant's records due at or
+// before now, oldest due first, through the records_tenant_due index.
+func (s *Store) TenantDueRecords(ctx context.Context, tenant string, now time.Time, limit int) ([]*lethe.Record, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	recs, err := s.queryRecords(ctx, false, "SELECT "+recordCols+` FROM records r
+		WHERE r.tenant = $1 AND r.due_at IS NOT NULL AND r.due_at <= $2 ORDER BY r.due_at LIMIT $3`, tenant, ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due records of %s: %w", tenant, err)
+	}
+	return recs, nil
+}
+
 // ApplyBatch performs deletes (records and their subjects), updates (as
 // UpdateRecord) and audit entries in one transaction. A record of Deletes
 // or Updates that no longer exists is skipped, not an error: a sweep

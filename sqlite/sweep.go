@@ -31,6 +31,24 @@ func (s *Store) DueRecords(ctx context.Context, now time.Time, limit int) ([]*le
 	return out, nil
 }
 
+// TenantDueRecords returns up to limit of one tenant's records due at or
+// before now, oldest due first, through the records_tenant_due index.
+func (s *Store) TenantDueRecords(ctx context.Context, tenant string, now time.Time, limit int) ([]*lethe.Record, error) {
+	if limit <= 0 {
+		return nil, nil
+	}
+	rows, err := s.query(ctx, "SELECT "+recordCols+` FROM records
+		WHERE tenant = ? AND due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`, tenant, millis(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("due records of %s: %w", tenant, err)
+	}
+	out, err := scanRecords(rows)
+	if err != nil {
+		return nil, fmt.Errorf("due records of %s: %w", tenant, err)
+	}
+	return out, nil
+}
+
 // dueQuery is the sweeper's work queue (see DueRecords).
 const dueQuery = "SELECT " + recordCols + ` FROM records
 	WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at LIMIT ?`

@@ -47,6 +47,8 @@ func Run(t *testing.T, open func(t *testing.T) lethe.Store) {
 		{"Idempotency", idempotencyTests},
 		{"KeyRotation", rotationTests},
 		{"Embeddings", embeddingTests},
+		{"Sessions", sessionTests},
+		{"TenantDue", tenantDueTests},
 	}
 	for _, g := range groups {
 		t.Run(g.name, func(t *testing.T) {
