@@ -138,17 +138,15 @@ func deleteRecordWhere(p *stmts, ref lethe.RecordRef, cond string, arg any) (boo
 	if cond != "" {
 		args = append(args, arg)
 	}
-	var rid int64
-	err := p.scanRow("DELETE FROM records WHERE tenant = ? AND collection = ? AND id = ?"+cond+" RETURNING rid",
-		args, &rid)
-	if errors.Is(err, sql.ErrNoRows) {
-		return false, nil
-	}
+	// The record's subject rows go in the same statement, by the
+	// records_delete_subjects trigger (migration 00014).
+	res, err := p.exec("DELETE FROM records WHERE tenant = ? AND collection = ? AND id = ?"+cond, args...)
 	if err != nil {
 		return false, fmt.Errorf("delete record %s/%s: %w", ref.Collection, ref.ID, mapErr(err))
 	}
-	if _, err := p.exec("DELETE FROM subjects WHERE rec = ?", rid); err != nil {
+	n, err := res.RowsAffected()
+	if err != nil {
 		return false, fmt.Errorf("delete record %s/%s: %w", ref.Collection, ref.ID, mapErr(err))
 	}
-	return true, nil
+	return n > 0, nil
 }
