@@ -309,7 +309,8 @@ func TestBrowser_KeyboardOnly(t *testing.T) {
 }
 
 // TestBrowser_Phone opens the main pages at an iPhone-sized viewport
-// (390x844, mobile emulation): none scrolls sideways.
+// (390x844, mobile emulation): none scrolls sideways, and none has a
+// field without a label.
 func TestBrowser_Phone(t *testing.T) {
 	s := newStack(t)
 	ctx := context.Background()
@@ -346,6 +347,13 @@ func TestBrowser_Phone(t *testing.T) {
 		}
 		if w.Inner != 390 || w.Scroll > w.Inner {
 			t.Errorf("%s at 390px: scrollWidth %d, innerWidth %d", name, w.Scroll, w.Inner)
+		}
+		// Every field of every page has a label (read by screen readers,
+		// and a larger target to tap).
+		var missing string
+		do(t, tab, into(&missing, chromedp.Evaluate[string](unlabelled)))
+		if missing != "[]" {
+			t.Errorf("%s: fields without a label: %s", name, missing)
 		}
 		if name == "records" || name == "tenant" {
 			do(t, tab, phoneShot(dir, "phone-"+name))
