@@ -57,8 +57,12 @@ func redactOperator(mode string, keys *keyring.TenantKeys) (redact.Operator, err
 }
 
 // Redact finds the personal data in an ad-hoc text of the tenant and
-// returns the text with it replaced by operator (tag when empty, hash or
-// mask) and the findings, which hold no values. Nothing is stored.
+// returns the text with it replaced by operator (tag when empty, or mask)
+// and the findings, which hold no values. Nothing is stored.
+//
+// The hash mode is not offered here: its tags are what anonymized texts
+// keep, and an endpoint that hashes whatever it is sent would let any
+// reader confirm a guessed address against them.
 func (e *Engine) Redact(ctx context.Context, tenant, text, operator string) (string, []redact.Finding, error) {
 	ts, err := e.tenant(ctx, tenant)
 	if err != nil {
@@ -68,13 +72,14 @@ func (e *Engine) Redact(ctx context.Context, tenant, text, operator string) (str
 	if err != nil {
 		return "", nil, err
 	}
-	var keys *keyring.TenantKeys
-	if operator == policy.RedactHash {
-		if keys, err = e.keys.Tenant(ctx, tenant); err != nil {
-			return "", nil, err
-		}
+	switch operator {
+	case "", policy.RedactTag, policy.RedactMask:
+	case policy.RedactHash:
+		return "", nil, &lethe.FieldError{Field: "operator", Reason: "hash is applied on anonymization only, never ad hoc (its tags would confirm guesses about anonymized texts); want tag or mask"}
+	default:
+		return "", nil, &lethe.FieldError{Field: "operator", Reason: fmt.Sprintf("unknown redaction operator %q; want tag or mask", operator)}
 	}
-	op, err := redactOperator(operator, keys)
+	op, err := redactOperator(operator, nil)
 	if err != nil {
 		return "", nil, err
 	}

@@ -97,25 +97,27 @@ func TestSweep_RedactsAndCountsResidual(t *testing.T) {
 	}
 }
 
-// Hash tags are per tenant: the same address gives unrelated tags in two
-// tenants, so redacted texts of two customers cannot be joined.
-func TestRedact_HashIsPerTenant(t *testing.T) {
+// Hash tags are per tenant: the same address anonymized in two tenants
+// gives unrelated tags, so redacted texts of two customers cannot be
+// joined, and the same tag twice within one tenant.
+func TestSweep_RedactHashIsPerTenant(t *testing.T) {
 	e := newRedactEnv(t)
-	e.tenant("t1")
-	e.tenant("t2")
 	tags := map[string]string{}
-	for _, tn := range []string{"t1", "t2", "t1"} {
-		out, fs, err := e.eng.Redact(e.ctx, tn, "erika@example.com", "hash")
-		if err != nil {
-			t.Fatal(err)
+	for _, tn := range []string{"t1", "t2"} {
+		e.tenant(tn)
+		e.put(tn, "reviews", engine.NewRecord{ID: "r1", CreatedAt: testStart, Fields: map[string]any{"hashed": "erika@example.com"}})
+		e.put(tn, "reviews", engine.NewRecord{ID: "r2", CreatedAt: testStart, Fields: map[string]any{"hashed": "erika@example.com"}})
+	}
+	if res := e.sweepAt(testStart.Add(31 * 24 * time.Hour)); res.Anonymized != 4 {
+		t.Fatalf("anonymized %d, want 4", res.Anonymized)
+	}
+	for _, tn := range []string{"t1", "t2"} {
+		one, _ := e.get(tn, "reviews", "r1").Fields["hashed"].(string)
+		two, _ := e.get(tn, "reviews", "r2").Fields["hashed"].(string)
+		if !strings.HasPrefix(one, "<EMAIL:") || one != two {
+			t.Errorf("tenant %s: tags %q and %q, want one keyed tag", tn, one, two)
 		}
-		if len(fs) != 1 || fs[0].Type != redact.Email {
-			t.Fatalf("findings %+v, want one e-mail", fs)
-		}
-		if old, ok := tags[tn]; ok && old != out {
-			t.Errorf("tenant %s: tag changed from %s to %s", tn, old, out)
-		}
-		tags[tn] = out
+		tags[tn] = one
 	}
 	if tags["t1"] == tags["t2"] {
 		t.Errorf("both tenants hash to %s", tags["t1"])
@@ -145,8 +147,10 @@ func TestRedact_TenantPhoneRegion(t *testing.T) {
 func TestRedact_Refuses(t *testing.T) {
 	e := newRedactEnv(t)
 	e.tenant("t1")
-	if _, _, err := e.eng.Redact(e.ctx, "t1", "x", "seal"); !errors.Is(err, lethe.ErrInvalid) {
-		t.Errorf("operator seal: %v, want ErrInvalid", err)
+	for _, op := range []string{"seal", "hash"} {
+		if _, _, err := e.eng.Redact(e.ctx, "t1", "x", op); !errors.Is(err, lethe.ErrInvalid) {
+			t.Errorf("operator %s: %v, want ErrInvalid", op, err)
+		}
 	}
 	if _, _, err := e.eng.Redact(e.ctx, "nobody", "x", ""); !errors.Is(err, lethe.ErrNotFound) {
 		t.Errorf("unknown tenant: %v, want ErrNotFound", err)

@@ -14,7 +14,7 @@ import (
 // canary PII in its text (e-mail, phone, IP address) into the chatbot
 // pack's NLU messages, anonymizes its subject (the text is kept, redacted
 // by the pack's operator redact) and redacts ad-hoc texts with the same
-// canaries through POST .../redact, by tag and by hash. Afterwards no byte
+// canaries through POST .../redact, by tag and by mask. Afterwards no byte
 // of the data folder (database, WAL, shared memory, after a checkpoint and
 // after a clean stop) nor of the server's log holds a canary in the clear,
 // no sealed value decrypts to one, and neither the record read back nor
@@ -65,7 +65,7 @@ func TestCanary_RedactedMessageLeavesNoCanary(t *testing.T) {
 		t.Errorf("the anonymized record does not hold the redacted text %q: %s", want, rec.body)
 	}
 
-	for _, op := range []string{"tag", "hash", "mask"} {
+	for _, op := range []string{"tag", "mask"} {
 		r := ts.must(200, ts.do(key, "POST", "/v1/tenants/"+tenant+"/redact", map[string]any{"text": text, "operator": op}))
 		if containsAny(r.body, cs.needles()) {
 			t.Errorf("POST .../redact (%s) answers with a canary: %s", op, r.body)

@@ -89,3 +89,18 @@ func atoi(d []byte) int {
 	}
 	return n
 }
+
+// validPhone is phonenumbers.IsValidNumber, which first looks up the
+// region of the number's country code among all regions: a number written
+// without a country code belongs to the tenant's region, so that region is
+// asked first, and the lookup runs only when it says no and its code is
+// shared (GB with Jersey and Guernsey, US with Canada).
+func (a *Analyzer) validPhone(num *phonenumbers.PhoneNumber, intl bool) bool {
+	if intl {
+		return phonenumbers.IsValidNumber(num)
+	}
+	if phonenumbers.IsValidNumberForRegion(num, a.region) {
+		return true
+	}
+	return len(phonenumbers.GetRegionCodesForCountryCode(int(num.GetCountryCode()))) > 1 && phonenumbers.IsValidNumber(num)
+}

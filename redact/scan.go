@@ -397,7 +397,7 @@ func (a *Analyzer) phone(text string, s, e int, plus bool) (Finding, bool) {
 	}
 	score := 0.0
 	switch {
-	case phonenumbers.IsValidNumber(num):
+	case a.validPhone(num, intl):
 		score = 0.9
 		if containsAny(before, phoneWords) {
 			score = 1
