@@ -87,8 +87,8 @@ func (a *Analyzer) wordStart(text string, i int) (Finding, bool) {
 
 func iban(text string, i int) (Finding, bool) {
 	n := len(text)
-	cc := string([]byte{upper(text[i]), upper(text[i+1])})
-	want := ibanLength[cc]
+	cc := [2]byte{upper(text[i]), upper(text[i+1])}
+	want := ibanLength[string(cc[:])]
 	if want == 0 {
 		return Finding{}, false
 	}
