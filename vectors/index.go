@@ -15,7 +15,9 @@ import (
 const DefaultExactMax = 200_000
 
 // Index answers nearest-neighbour queries over one collection: an exact
-// scan while it holds at most ExactMax vectors, an HNSW graph beyond. It
+// scan while it holds at most ExactMax vectors (by default the quantized
+// scan, int8 codes and then a float rerank of the best candidates), an
+// HNSW graph beyond. It
 // moves to the graph once, when an Add crosses the threshold, and stays
 // there (a collection that shrank back keeps its graph, whose deletes are
 // exact anyway).
@@ -30,12 +32,18 @@ type Index struct {
 }
 
 // NewIndex returns an empty index for vectors of dimension dim; exactMax
-// <= 0 means DefaultExactMax.
+// <= 0 means DefaultExactMax. Its exact range uses the quantized scan.
 func NewIndex(dim, exactMax int, cfg HNSWConfig) *Index {
+	return NewIndexScan(dim, exactMax, cfg, ScanConfig{})
+}
+
+// NewIndexScan is NewIndex with the exact range's scan chosen by scan
+// (ScanConfig.Float for the float scan alone).
+func NewIndexScan(dim, exactMax int, cfg HNSWConfig, scan ScanConfig) *Index {
 	if exactMax <= 0 {
 		exactMax = DefaultExactMax
 	}
-	return &Index{dim: dim, exactMax: exactMax, cfg: cfg, exact: NewExact(dim)}
+	return &Index{dim: dim, exactMax: exactMax, cfg: cfg, exact: NewExactScan(dim, scan)}
 }
 
 // Dim is the dimension the index was made for.

@@ -1,0 +1,186 @@
+package vectors
+
+import (
+	"math"
+	"slices"
+	"sync"
+)
+
+// The quantized scan (ADR 0019, decision 2). At 100k vectors of 384
+// dimensions the float rows are 154 MB, and one exact query streams all of
+// them from memory: that, not the arithmetic, bounds the float scan. Each
+// row is therefore also kept as 384 int8 codes (a quarter of the bytes),
+// a first pass ranks every row by its codes and keeps R = k x oversample
+// candidates, and the float rows of those alone are scored exactly. The
+// answer's scores are the float scan's, only the candidate list is
+// approximate, and the oversample makes a miss rare (BENCHMARKS.md).
+
+// DefaultOversample is the candidates per answer the code pass keeps for
+// the exact rerank. Chosen by measurement (BENCHMARKS.md, "Vector search",
+// quantized scan): on random 384-dimension vectors recall@10 climbs to
+// 0.99+ well below it, and rescoring 160 float rows costs ~5 us against the
+// code pass's milliseconds, so a generous margin is nearly free.
+const DefaultOversample = 16
+
+// DefaultWorkers is how many goroutines share the code pass of one query.
+// Two, the cores of the machine it was measured on: a query's latency
+// halves when the other core is idle, and costs little when it is not.
+const DefaultWorkers = 2
+
+// parallelMin is the work (rows x dimension) below which one goroutine
+// does the code pass: starting and joining another costs a few
+// microseconds, as much as scanning a thousand rows.
+const parallelMin = 1 << 20
+
+// ScanConfig chooses how an Exact index scans. The zero value is the
+// quantized scan with its defaults.
+type ScanConfig struct {
+	// Float keeps no codes and scores every float row: the reference the
+	// quantized scan is measured against, and the fallback for data whose
+	// codes would rank poorly.
+	Float bool
+	// Oversample is the candidates per answer the code pass keeps; 0
+	// means DefaultOversample.
+	Oversample int
+	// Workers is the goroutines of one query's code pass; 0 means
+	// DefaultWorkers. A search with a keep function uses one, so that
+	// keep need not be safe for concurrent use.
+	Workers int
+}
+
+// sq8 holds one code row per vector, in the same slots as Exact's ids.
+// The scale is per vector (v ~ scale x codes): a row's codes then depend on
+// that row alone, so an insert, replace or delete touches its own row and
+// never re-encodes the others, and there is no training set whose drift
+// would call for it. A per-dimension scale would fit each dimension's own
+// range better, but normalized embeddings have similar ranges in every
+// dimension, and the rerank absorbs what is left.
+type sq8 struct {
+	oversample, workers int
+	codes               []int8    // len(ids) x dim, contiguous for the scan
+	scales              []float32 // one per slot
+}
+
+// quantize writes v's codes into dst (len(dst) == len(v)) and returns
+// the scale: v[i] ~ scale x dst[i]. The codes stay within [-127, 127] so
+// that negating a code never overflows.
+func quantize(dst []int8, v []float32) float32 {
+	var m float32
+	for _, f := range v {
+		m = max(m, float32(math.Abs(float64(f))))
+	}
+	if m == 0 {
+		clear(dst)
+		return 0
+	}
+	inv := 127 / m
+	for i, f := range v {
+		c := math.Round(float64(f * inv))
+		dst[i] = int8(min(127, max(-127, c)))
+	}
+	return m / 127
+}
+
+// dotInt8Generic is the portable integer inner product, the fallback and
+// the reference the assembly is tested against.
+func dotInt8Generic(a, b []int8) int32 {
+	b = b[:len(a)]
+	var s0, s1, s2, s3 int32
+	i := 0
+	for ; i+4 <= len(a); i += 4 {
+		s0 += int32(a[i]) * int32(b[i])
+		s1 += int32(a[i+1]) * int32(b[i+1])
+		s2 += int32(a[i+2]) * int32(b[i+2])
+		s3 += int32(a[i+3]) * int32(b[i+3])
+	}
+	for ; i < len(a); i++ {
+		s0 += int32(a[i]) * int32(b[i])
+	}
+	return s0 + s1 + s2 + s3
+}
+
+// set encodes v into slot i, appending a row when i is the next slot.
+func (s *sq8) set(i, dim int, v []float32) {
+	if n := len(s.scales); i == n {
+		s.codes = slices.Grow(s.codes, dim)[:(n+1)*dim]
+		s.scales = append(s.scales, 0)
+	}
+	s.scales[i] = quantize(s.codes[i*dim:(i+1)*dim], v)
+}
+
+// move copies the last row into slot i and drops the last, as Exact.Delete
+// does with its ids.
+func (s *sq8) move(i, dim int) {
+	last := len(s.scales) - 1
+	copy(s.codes[i*dim:(i+1)*dim], s.codes[last*dim:])
+	s.scales[i] = s.scales[last]
+	s.codes, s.scales = s.codes[:last*dim], s.scales[:last]
+}
+
+// coarse ranks rows lo..hi by their codes and keeps the best r that keep
+// accepts, worst on top. The ranking key is the row's scale times the
+// integer dot product; the query's own scale is the same for every row and
+// left out.
+func (x *Exact) coarse(cq []int8, lo, hi, r int, keep func(id string) bool) maxHeap {
+	top := make(maxHeap, 0, r+1)
+	dim, codes, scales := x.dim, x.sq.codes, x.sq.scales
+	for i := lo; i < hi; i++ {
+		d := -scales[i] * float32(DotInt8(cq, codes[i*dim:(i+1)*dim]))
+		if len(top) == r && d >= top[0].d {
+			continue
+		}
+		if keep != nil && !keep(x.ids[i]) {
+			continue
+		}
+		top.push(cand{d: d, slot: uint32(i)})
+		if len(top) > r {
+			top.pop()
+		}
+	}
+	return top
+}
+
+// searchSQ8 is the two-pass search of a normalized query c.
+func (x *Exact) searchSQ8(c []float32, k int, keep func(id string) bool) []Hit {
+	n := len(x.ids)
+	r := k * x.sq.oversample
+	if r >= n { // every row would be rescored anyway
+		return x.searchFloat(c, k, keep)
+	}
+	cq := make([]int8, x.dim)
+	quantize(cq, c)
+	workers := x.sq.workers
+	if keep != nil || n*x.dim < parallelMin {
+		workers = 1
+	}
+	var cands []cand
+	if workers == 1 {
+		cands = x.coarse(cq, 0, n, r, keep)
+	} else {
+		// Each part keeps its own best r, so their union holds the
+		// overall best r whatever the scheduling: the answer does not
+		// depend on which goroutine finished first.
+		parts := make([]maxHeap, workers)
+		var wg sync.WaitGroup
+		for w := range workers {
+			lo, hi := n*w/workers, n*(w+1)/workers
+			wg.Go(func() { parts[w] = x.coarse(cq, lo, hi, r, nil) })
+		}
+		wg.Wait()
+		for _, p := range parts {
+			cands = append(cands, p...)
+		}
+	}
+	top := make(maxHeap, 0, k+1)
+	for _, cd := range cands {
+		d := 1 - Dot(c, x.vecs[cd.slot])
+		if len(top) == k && d >= top[0].d {
+			continue
+		}
+		top.push(cand{d: d, slot: cd.slot})
+		if len(top) > k {
+			top.pop()
+		}
+	}
+	return x.hits(top)
+}
