@@ -7,14 +7,14 @@ import "golang.org/x/sys/cpu"
 var useAVX2Int8 = cpu.X86.HasAVX2
 
 //go:noescape
-func dotInt8AVX2(a, b []int8) int32
+func dotU8I8AVX2(u []uint8, s []int8) int32
 
-// DotInt8 is the inner product of a and b[:len(a)], exact in int32 for
-// any length up to 2^17 (every product is at most 2^14).
-func DotInt8(a, b []int8) int32 {
-	b = b[:len(a)]
+// dotU8I8 is the inner product of u and s[:len(u)] for s within
+// [-64, 64], exact in int32.
+func dotU8I8(u []uint8, s []int8) int32 {
+	s = s[:len(u)]
 	if useAVX2Int8 {
-		return dotInt8AVX2(a, b)
+		return dotU8I8AVX2(u, s)
 	}
-	return dotInt8Generic(a, b)
+	return dotU8I8Generic(u, s)
 }

@@ -2,6 +2,6 @@
 
 package vectors
 
-// DotInt8 is the inner product of a and b[:len(a)], exact in int32 for
-// any length up to 2^17 (every product is at most 2^14).
-func DotInt8(a, b []int8) int32 { return dotInt8Generic(a, b) }
+// dotU8I8 is the inner product of u and s[:len(u)] for s within
+// [-64, 64], exact in int32.
+func dotU8I8(u []uint8, s []int8) int32 { return dotU8I8Generic(u, s) }

@@ -88,3 +88,44 @@ func measureQueries(b *testing.B, qs [][]float32, truth []map[string]bool, searc
 	b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds())/1000, "p99-ms")
 	b.ReportMetric(float64(found)/float64(asked), "recall@10")
 }
+
+// BenchmarkCodePass_100k is the code pass alone over 100k rows of 384
+// codes on one goroutine (no rerank): what the memory and the kernel cost.
+func BenchmarkCodePass_100k(b *testing.B) {
+	x := NewExactScan(384, ScanConfig{Workers: 1})
+	for i, v := range randomVectors(1, envInt("LETHE_VECTORS_N", 100000), 384) {
+		x.Add(strconv.Itoa(i), v)
+	}
+	q := randomVectors(2, 1, 384)[0]
+	Normalize(q)
+	cq, bias := queryCodes(q)
+	for b.Loop() {
+		x.coarse(cq, bias, 0, x.Len(), 160, nil)
+	}
+}
+
+// BenchmarkDotU8I8_384 is one integer dot product of 384 codes, in cache:
+// the AVX2 kernel, the portable loop, and the float32 kernel of the same
+// length as the baseline.
+func BenchmarkDotU8I8_384(b *testing.B) {
+	u, s := make([]uint8, 384), make([]int8, 384)
+	for i := range u {
+		u[i], s[i] = uint8(i), int8(i%129-64)
+	}
+	b.Run("kernel", func(b *testing.B) {
+		for b.Loop() {
+			dotU8I8(u, s)
+		}
+	})
+	b.Run("portable", func(b *testing.B) {
+		for b.Loop() {
+			dotU8I8Generic(u, s)
+		}
+	})
+	x, y := make([]float32, 384), make([]float32, 384)
+	b.Run("float-kernel", func(b *testing.B) {
+		for b.Loop() {
+			Dot(x, y)
+		}
+	})
+}

@@ -8,47 +8,50 @@ import (
 	"testing"
 )
 
-// TestDotInt8_MatchesPortableLoopExactly checks the AVX2 kernel against
-// the portable loop on every length around its 32- and 16-wide steps, on
-// slices that start off any boundary, over the whole int8 range, and at
-// the extreme where every product is the largest one (-128 x -128).
-func TestDotInt8_MatchesPortableLoopExactly(t *testing.T) {
+// TestDotU8I8_MatchesPortableLoopExactly checks the AVX2 kernel against
+// the portable loop on every length around its 64- and 32-wide steps, on
+// slices that start off any boundary, over the whole range of both sides
+// (bytes 0..255, signed codes -64..64), and at the extremes where every
+// pair is the largest VPMADDUBSW must hold without saturating.
+func TestDotU8I8_MatchesPortableLoopExactly(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 8))
-	for _, n := range append(seq(0, 100), 383, 384, 385, 1536, 4096) {
+	for _, n := range append(seq(0, 130), 383, 384, 385, 1536, 4096) {
 		for off := range 3 {
-			a := make([]int8, n+off)
-			b := make([]int8, n+off+5)
-			for i := range a {
-				a[i] = int8(r.IntN(256) - 128)
+			u := make([]uint8, n+off)
+			s := make([]int8, n+off+5)
+			for i := range u {
+				u[i] = uint8(r.IntN(256))
 			}
-			for i := range b {
-				b[i] = int8(r.IntN(256) - 128)
+			for i := range s {
+				s[i] = int8(r.IntN(129) - 64)
 			}
-			if got, want := DotInt8(a[off:], b[off:]), dotInt8Generic(a[off:], b[off:]); got != want {
-				t.Fatalf("n=%d off=%d: DotInt8 %d, portable %d", n, off, got, want)
+			if got, want := dotU8I8(u[off:], s[off:]), dotU8I8Generic(u[off:], s[off:]); got != want {
+				t.Fatalf("n=%d off=%d: kernel %d, portable %d", n, off, got, want)
 			}
 		}
 	}
 	for _, c := range []struct {
-		a, b int8
+		u    uint8
+		s    int8
 		n    int
 		want int32
 	}{
-		{-128, -128, 4096, 4096 * 16384},
-		{-128, 127, 4099, 4099 * -16256},
-		{127, 127, 31, 31 * 16129},
+		{255, 64, 4096, 4096 * 16320},
+		{255, -64, 4099, 4099 * -16320},
+		{255, -64, 63, 63 * -16320},
 		{1, -1, 17, -17},
+		{0, 64, 100, 0},
 	} {
-		a, b := make([]int8, c.n), make([]int8, c.n)
-		for i := range a {
-			a[i], b[i] = c.a, c.b
+		u, s := make([]uint8, c.n), make([]int8, c.n)
+		for i := range u {
+			u[i], s[i] = c.u, c.s
 		}
-		if got := DotInt8(a, b); got != c.want {
-			t.Fatalf("%d x %d x %d: DotInt8 %d, want %d", c.n, c.a, c.b, got, c.want)
+		if got := dotU8I8(u, s); got != c.want {
+			t.Fatalf("%d x %d x %d: kernel %d, want %d", c.n, c.u, c.s, got, c.want)
 		}
 	}
-	if got := DotInt8([]int8{1, -2, 3}, []int8{4, 5, 6, 7}); got != 12 {
-		t.Fatalf("DotInt8 = %d, want 12", got)
+	if got := dotU8I8([]uint8{1, 2, 3}, []int8{4, -5, 6, 7}); got != 12 {
+		t.Fatalf("dotU8I8 = %d, want 12", got)
 	}
 }
 
@@ -60,33 +63,45 @@ func seq(lo, hi int) []int {
 	return s
 }
 
-// TestQuantize_ErrorIsWithinHalfAStep: every code is within [-127, 127],
-// the largest component gets +-127, and scale x code is within half a
-// scale step of the value.
+// TestQuantize_ErrorIsWithinHalfAStep: at the rows' and the query's
+// number of levels, every code is within range, the largest component
+// gets the full range, scale x code is within half a step of the value,
+// and a row's stored form is its codes plus the bias.
 func TestQuantize_ErrorIsWithinHalfAStep(t *testing.T) {
-	for i, v := range randomVectors(3, 50, 97) {
-		if i%2 == 1 {
-			Normalize(v)
-		}
-		codes := make([]int8, len(v))
-		s := quantize(codes, v)
-		peak := false
-		for j, f := range v {
-			if codes[j] == -128 {
-				t.Fatalf("vector %d: code -128", i)
+	for _, levels := range []int{rowLevels, queryLevels} {
+		for i, v := range randomVectors(3, 50, 97) {
+			if i%2 == 1 {
+				Normalize(v)
 			}
-			if e := math.Abs(float64(f - s*float32(codes[j]))); e > float64(s)/2*1.0001 {
-				t.Fatalf("vector %d dim %d: %v encoded %d x %v, error %v", i, j, f, codes[j], s, e)
+			codes := make([]int8, len(v))
+			s := quantize(codes, v, levels)
+			peak := false
+			for j, f := range v {
+				if c := int(codes[j]); c < -levels || c > levels {
+					t.Fatalf("vector %d: code %d beyond %d", i, c, levels)
+				}
+				if e := math.Abs(float64(f - s*float32(codes[j]))); e > float64(s)/2*1.0001 {
+					t.Fatalf("vector %d dim %d: %v encoded %d x %v, error %v", i, j, f, codes[j], s, e)
+				}
+				peak = peak || int(codes[j]) == levels || int(codes[j]) == -levels
 			}
-			peak = peak || codes[j] == 127 || codes[j] == -127
-		}
-		if !peak {
-			t.Fatalf("vector %d: no component reaches the full range", i)
+			if !peak {
+				t.Fatalf("vector %d: no component reaches the full range", i)
+			}
 		}
 	}
 	codes := []int8{9, 9}
-	if s := quantize(codes, []float32{0, 0}); s != 0 || codes[0] != 0 || codes[1] != 0 {
+	if s := quantize(codes, []float32{0, 0}, rowLevels); s != 0 || codes[0] != 0 || codes[1] != 0 {
 		t.Fatalf("zero vector: scale %v, codes %v", s, codes)
+	}
+	var sq sq8
+	sq.set(0, 3, []float32{-1, 0, 0.5})
+	if !slices.Equal(sq.codes, []uint8{1, 128, 192}) || sq.scales[0] != 1.0/127 {
+		t.Fatalf("stored row %v scale %v", sq.codes, sq.scales)
+	}
+	cq, bias := queryCodes([]float32{0.5, -0.25, 0.5})
+	if !slices.Equal(cq, []int8{64, -32, 64}) || bias != 128*96 {
+		t.Fatalf("query codes %v bias %d", cq, bias)
 	}
 }
 
@@ -181,10 +196,10 @@ func TestExactScan_KeepsCodesInStepAndNeverReturnsDeleted(t *testing.T) {
 	if x.Len() != 2000 || len(x.sq.scales) != 2000 || len(x.sq.codes) != 2000*64 {
 		t.Fatalf("Len %d, %d scales, %d codes", x.Len(), len(x.sq.scales), len(x.sq.codes))
 	}
-	want := make([]int8, 64)
 	for i, v := range x.vecs {
-		s := quantize(want, v)
-		if s != x.sq.scales[i] || !slices.Equal(want, x.sq.codes[i*64:(i+1)*64]) {
+		var want sq8
+		want.set(0, 64, v)
+		if want.scales[0] != x.sq.scales[i] || !slices.Equal(want.codes, x.sq.codes[i*64:(i+1)*64]) {
 			t.Fatalf("slot %d (%s): codes out of step with its row", i, x.ids[i])
 		}
 	}
