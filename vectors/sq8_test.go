@@ -1,6 +1,7 @@
 package vectors
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -277,5 +278,68 @@ func TestIndex_ExactRangeIsQuantizedByDefault(t *testing.T) {
 	}
 	if x := NewIndexScan(16, 0, HNSWConfig{}, ScanConfig{Float: true}); x.exact.sq != nil {
 		t.Fatal("ScanConfig.Float still keeps codes")
+	}
+}
+
+// TestIndex_QuantizedSearchesBesideWrites runs searches on two goroutines
+// each (the parallel code pass) while vectors are added, replaced and
+// deleted, for the race detector; every answer is in order, of live ids
+// only at the time it was given, and the final state is consistent.
+func TestIndex_QuantizedSearchesBesideWrites(t *testing.T) {
+	vs := randomVectors(51, 4000, 384) // 4000 x 384 is past parallelMin
+	x := NewIndex(384, 0, HNSWConfig{})
+	for i, v := range vs[:3000] {
+		if err := x.Add(strconv.Itoa(i), v); err != nil {
+			t.Fatal(err)
+		}
+	}
+	done := make(chan struct{})
+	errs := make(chan error, 2)
+	for g := range 2 {
+		go func() {
+			for i := g; ; i += 2 {
+				select {
+				case <-done:
+					errs <- nil
+					return
+				default:
+				}
+				hits, err := x.Search(vs[i%len(vs)], 10, 0, nil)
+				if err == nil && len(hits) != 10 {
+					err = fmt.Errorf("%d hits", len(hits))
+				}
+				for j := 1; err == nil && j < len(hits); j++ {
+					if hits[j].Score > hits[j-1].Score {
+						err = fmt.Errorf("out of order: %v", hits)
+					}
+				}
+				if err != nil {
+					errs <- err
+					return
+				}
+			}
+		}()
+	}
+	for i := 3000; i < 4000; i++ {
+		x.Add(strconv.Itoa(i), vs[i])
+		x.Delete(strconv.Itoa(i - 3000))
+		x.Add(strconv.Itoa(i-2000), vs[i-1000])
+	}
+	close(done)
+	for range 2 {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	if x.Len() != 3000 {
+		t.Fatalf("Len %d, want 3000", x.Len())
+	}
+	for i := 0; i < 1000; i += 97 {
+		hits, _ := x.Search(vs[i], 10, 0, nil)
+		for _, h := range hits {
+			if n, _ := strconv.Atoi(h.ID); n < 1000 {
+				t.Fatalf("deleted %s returned", h.ID)
+			}
+		}
 	}
 }
