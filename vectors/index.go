@@ -7,11 +7,12 @@ import (
 
 // DefaultExactMax is the collection size up to which Index scans every
 // vector. Measured here on random 384-dimension vectors (BENCHMARKS.md,
-// "Vector search"): at 100k the quantized scan answers in about 2 ms with
-// recall@10 1.000, while the graph needs a candidate list of 6400 to
-// reach recall@10 0.95 and is then twenty times slower. Real embeddings have far
-// fewer effective dimensions and the graph wins on them sooner, but a
-// store must not trade exactness for nothing, so the default is high.
+// "Vector search"): at 100k the quantized scan answers in 5-7 ms (median)
+// with recall@10 1.000, while the graph needs a candidate list of 6400 to
+// reach recall@10 0.95 and is then several times slower. Real embeddings
+// have far fewer effective dimensions and the graph wins on them sooner,
+// but a store must not trade exactness for nothing, so the default is
+// high.
 const DefaultExactMax = 200_000
 
 // Index answers nearest-neighbour queries over one collection: an exact
