@@ -76,17 +76,38 @@ type Hit struct {
 	Score float32
 }
 
-// Exact is a brute-force index over normalized vectors, the reference that
-// approximate indexes are measured against.
+// Exact is a brute-force index over normalized vectors: every vector is
+// compared with the query. It is the reference that approximate indexes are
+// measured against (NewExact: float rows only), and the index of small
+// collections (NewExactScan: int8 codes first, then the float rows of the
+// best candidates, see sq8.go).
 type Exact struct {
 	dim  int
 	ids  []string
 	vecs [][]float32
 	pos  map[string]int
+	sq   *sq8 // nil: the float scan alone
 }
 
-// NewExact returns an empty index for vectors of dimension dim.
-func NewExact(dim int) *Exact { return &Exact{dim: dim, pos: map[string]int{}} }
+// NewExact returns an empty index for vectors of dimension dim that scores
+// every float row: the same as NewExactScan with ScanConfig.Float.
+func NewExact(dim int) *Exact { return NewExactScan(dim, ScanConfig{Float: true}) }
+
+// NewExactScan returns an empty index for vectors of dimension dim that
+// scans as cfg says; the zero ScanConfig is the quantized scan.
+func NewExactScan(dim int, cfg ScanConfig) *Exact {
+	x := &Exact{dim: dim, pos: map[string]int{}}
+	if !cfg.Float {
+		x.sq = &sq8{oversample: cfg.Oversample, workers: cfg.Workers}
+		if x.sq.oversample <= 0 {
+			x.sq.oversample = DefaultOversample
+		}
+		if x.sq.workers <= 0 {
+			x.sq.workers = DefaultWorkers
+		}
+	}
+	return x
+}
 
 // Add inserts or replaces id's vector, normalizing a copy.
 func (x *Exact) Add(id string, v []float32) error {
@@ -97,17 +118,23 @@ func (x *Exact) Add(id string, v []float32) error {
 	if err := Normalize(c); err != nil {
 		return err
 	}
-	if i, ok := x.pos[id]; ok {
+	i, ok := x.pos[id]
+	if ok {
 		x.vecs[i] = c
-		return nil
+	} else {
+		i = len(x.ids)
+		x.pos[id] = i
+		x.ids = append(x.ids, id)
+		x.vecs = append(x.vecs, c)
 	}
-	x.pos[id] = len(x.ids)
-	x.ids = append(x.ids, id)
-	x.vecs = append(x.vecs, c)
+	if x.sq != nil {
+		x.sq.set(i, x.dim, c)
+	}
 	return nil
 }
 
-// Delete removes id; an erased record must never be found again.
+// Delete removes id; an erased record must never be found again. The last
+// slot moves into the freed one, its codes with it.
 func (x *Exact) Delete(id string) {
 	i, ok := x.pos[id]
 	if !ok {
@@ -118,6 +145,9 @@ func (x *Exact) Delete(id string) {
 	x.pos[x.ids[i]] = i
 	x.ids, x.vecs = x.ids[:last], x.vecs[:last]
 	delete(x.pos, id)
+	if x.sq != nil {
+		x.sq.move(i, x.dim)
+	}
 }
 
 // Len is the number of vectors held.
@@ -127,8 +157,6 @@ func (x *Exact) Len() int { return len(x.ids) }
 func (x *Exact) Search(q []float32, k int) ([]Hit, error) { return x.SearchFunc(q, k, nil) }
 
 // SearchFunc is Search restricted to the ids keep accepts (nil keeps all).
-// It keeps the best k in a bounded heap instead of sorting every score:
-// at 100k vectors the sort alone costs as much as the dot products.
 func (x *Exact) SearchFunc(q []float32, k int, keep func(id string) bool) ([]Hit, error) {
 	if len(q) != x.dim {
 		return nil, fmt.Errorf("%w: %d, want %d", ErrDimension, len(q), x.dim)
@@ -140,6 +168,16 @@ func (x *Exact) SearchFunc(q []float32, k int, keep func(id string) bool) ([]Hit
 	if k <= 0 {
 		return nil, nil
 	}
+	if x.sq != nil {
+		return x.searchSQ8(c, k, keep), nil
+	}
+	return x.searchFloat(c, k, keep), nil
+}
+
+// searchFloat scores every float row against the normalized query c. It
+// keeps the best k in a bounded heap instead of sorting every score: at
+// 100k vectors the sort alone costs as much as the dot products.
+func (x *Exact) searchFloat(c []float32, k int, keep func(id string) bool) []Hit {
 	var top maxHeap = make([]cand, 0, k+1) // distance 1-score, worst on top
 	for i, v := range x.vecs {
 		d := 1 - Dot(c, v)
@@ -154,10 +192,15 @@ func (x *Exact) SearchFunc(q []float32, k int, keep func(id string) bool) ([]Hit
 			top.pop()
 		}
 	}
+	return x.hits(top)
+}
+
+// hits empties a heap of float distances into hits, best first.
+func (x *Exact) hits(top maxHeap) []Hit {
 	hits := make([]Hit, len(top))
 	for i := len(top) - 1; i >= 0; i-- {
 		c := top.pop()
 		hits[i] = Hit{ID: x.ids[c.slot], Score: 1 - c.d}
 	}
-	return hits, nil
+	return hits
 }
