@@ -71,11 +71,20 @@ type auditedStore struct {
 	e *Engine
 }
 
+// Unwrap names the store underneath, where lethe.StoreAs finds the
+// optional interfaces (the group-commit hint Put announces itself to).
+func (s *auditedStore) Unwrap() lethe.Store { return s.Store }
+
 func (s *auditedStore) AppendAudit(ctx context.Context, entries []*lethe.AuditEntry) error {
 	return s.e.aud.app.Append(ctx, entries...)
 }
 
 func (s *auditedStore) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
+	s.e.writeGate.RLock()
+	defer s.e.writeGate.RUnlock()
+	if err := s.e.freshen(ctx, b.Updates); err != nil {
+		return err
+	}
 	if err := s.Store.ApplyBatch(ctx, b); err != nil {
 		return err
 	}
@@ -86,6 +95,11 @@ func (s *auditedStore) ApplyBatch(ctx context.Context, b *lethe.Batch) error {
 }
 
 func (s *auditedStore) ApplyRequestBatch(ctx context.Context, b *lethe.RequestBatch) error {
+	s.e.writeGate.RLock()
+	defer s.e.writeGate.RUnlock()
+	if err := s.e.freshen(ctx, b.Updates); err != nil {
+		return err
+	}
 	if err := s.Store.ApplyRequestBatch(ctx, b); err != nil {
 		return err
 	}

@@ -91,6 +91,9 @@ type Engine struct {
 	bgCtx    context.Context
 
 	vecs vectorIndexes
+	// writeGate orders record writes against a rewrap's start
+	// (writegate.go).
+	writeGate sync.RWMutex
 	// redactors holds one *redact.Analyzer per phone region.
 	redactors sync.Map
 }

@@ -320,3 +320,31 @@ func TestKeyRotation_MasterRewrapsEveryWrappedKeyAndTheOldVersionGoes(t *testing
 		t.Fatalf("console key after master rewrap: %v (same key: %v)", err, bytes.Equal(k, consoleKey))
 	}
 }
+
+// TestKeyRotation_WritesAfterTheRotationCarryNoOldValues: a patch of a
+// plain field writes the record's envelopes back; after a rotation it
+// writes them under the new version, before any rewrap ran, so a write
+// that lands after the rewrap's last pass cannot leave old values behind.
+func TestKeyRotation_WritesAfterTheRotationCarryNoOldValues(t *testing.T) {
+	e, _ := newRotationEnv(t, 0)
+	e.tenant("shop", "erp-marketplace")
+	e.put("shop", "orders", engine.NewRecord{ID: "o-1", Fields: map[string]any{"name": "Erika", "email": "erika@example.com", "ort": "Berlin"}})
+	if _, err := e.eng.RotateTenantKey(e.ctx, "admin", "shop"); err != nil {
+		t.Fatal(err)
+	}
+	st, err := e.eng.TenantKeyStatus(e.ctx, "shop")
+	if err != nil || len(st.Versions) != 2 || st.Versions[0].Values != 2 {
+		t.Fatalf("before the patch: %+v %v", st, err)
+	}
+	if _, err := e.eng.Patch(e.ctx, lethe.RecordRef{Tenant: "shop", Collection: "orders", ID: "o-1"}, map[string]any{"ort": "Köln"}); err != nil {
+		t.Fatal(err)
+	}
+	st, err = e.eng.TenantKeyStatus(e.ctx, "shop")
+	if err != nil {
+		t.Fatal(err)
+	}
+	currentOnly(t, st)
+	if d := e.get("shop", "orders", "o-1"); d.Fields["name"] != "Erika" || d.Fields["email"] != "erika@example.com" || d.Fields["ort"] != "Köln" {
+		t.Fatalf("after the patch: %v", d.Fields)
+	}
+}

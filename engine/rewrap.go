@@ -273,6 +273,7 @@ func (e *Engine) RewrapTenant(ctx context.Context, tenant string, progress func(
 		return nil, err
 	}
 	target := keys.CurrentVersion()
+	e.writeBarrier()
 	job, err := e.RewrapStatus(ctx, ScopeTenant, tenant)
 	if errors.Is(err, lethe.ErrNotFound) || (err == nil && job.Target != strconv.FormatUint(uint64(target), 10)) {
 		if err := e.startTenantJob(ctx, tenant, target); err != nil {

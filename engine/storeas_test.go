@@ -45,6 +45,15 @@ func TestStoreAs_SeesThroughTheJournal(t *testing.T) {
 	if _, ok := lethe.StoreAs[insertAnnouncer](wrapped); !ok {
 		t.Error("group-commit hint hidden by the journal")
 	}
+	// And through the engine's own wrapper, as Put and AnnouncePut look.
+	eng, err := New(ctx, Config{Store: wrapped, KEK: kek})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if _, ok := lethe.StoreAs[insertAnnouncer](eng.store); !ok {
+		t.Error("group-commit hint hidden by the engine's audited store: creates never announce themselves")
+	}
 	if _, ok := lethe.StoreAs[lethe.KeyRotationStore](lethe.Store(nil)); ok {
 		t.Error("found an interface on a nil store")
 	}
