@@ -35,7 +35,7 @@ func open(ctx context.Context, dir string, m *Manifest, w keyring.Wrapper, progr
 			return err
 		}
 	}
-	if m.KEKID != w.ID() {
+	if !keyring.Knows(w, m.KEKID) {
 		return fmt.Errorf("%w: backup %s was made under master key %s, this is %s", keyring.ErrWrongMasterKey, m.ID, m.KEKID, w.ID())
 	}
 	key, err := w.Unwrap(ctx, m.WrappedKey, m.KEKID)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/lethe-privacy/lethe"
+	"github.com/lethe-privacy/lethe/keyring"
 )
 
 // ConsoleRole is what a console user may do. The console has its own three
@@ -195,4 +196,46 @@ func (e *Engine) ConsoleKey(ctx context.Context) ([]byte, error) {
 		return nil, fmt.Errorf("console key: %w", err)
 	}
 	return e.kek.Unwrap(ctx, wk.Wrapped, wk.KEK)
+}
+
+// consoleKeyKEK is the master key version the console key is wrapped
+// under; false when no console key was made yet.
+func (e *Engine) consoleKeyKEK(ctx context.Context) (string, bool) {
+	raw, err := e.store.Meta(ctx, metaConsoleKey)
+	if err != nil {
+		return "", false
+	}
+	var wk wrappedConsoleKey
+	if json.Unmarshal(raw, &wk) != nil {
+		return "", false
+	}
+	return wk.KEK, true
+}
+
+// rewrapConsoleKey moves the console key to the master key's current
+// version (part of the master rewrap), so that destroying the old
+// version does not sign every console user out for good.
+func (e *Engine) rewrapConsoleKey(ctx context.Context, m keyring.Master, target string) (bool, error) {
+	raw, err := e.store.Meta(ctx, metaConsoleKey)
+	if errors.Is(err, lethe.ErrNotFound) {
+		return false, nil
+	} else if err != nil {
+		return false, err
+	}
+	var wk wrappedConsoleKey
+	if err := json.Unmarshal(raw, &wk); err != nil {
+		return false, fmt.Errorf("console key: %w", err)
+	}
+	if wk.KEK == target {
+		return false, nil
+	}
+	w, id, err := keyring.Rewrap(ctx, m, wk.Wrapped, wk.KEK)
+	if err != nil {
+		return false, fmt.Errorf("rewrap console key: %w", err)
+	}
+	enc, err := json.Marshal(wrappedConsoleKey{Wrapped: w, KEK: id})
+	if err != nil {
+		return false, err
+	}
+	return true, e.store.SetMeta(ctx, metaConsoleKey, enc)
 }

@@ -127,7 +127,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		settings: make(map[settingsKey]cachedSettings),
 		vecs:     vectorIndexes{exactMax: cfg.VectorExactMax, cfg: vectors.HNSWConfig{Seed: 1}},
 	}
-	if es, ok := cfg.Store.(lethe.EmbeddingStore); ok {
+	if es, ok := lethe.StoreAs[lethe.EmbeddingStore](cfg.Store); ok {
 		e.vecs.src = es
 	}
 	clock := cfg.Now
@@ -173,10 +173,7 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 // A master key with versions (keyring.Master) passes when it still holds
 // the recorded version, so a key file or Vault key rotated since passes.
 func CheckMasterKey(ctx context.Context, st lethe.Store, kek keyring.Wrapper) error {
-	knows := func(id string) bool { return id == kek.ID() }
-	if m, ok := kek.(keyring.Master); ok {
-		knows = m.Knows
-	}
+	knows := func(id string) bool { return keyring.Knows(kek, id) }
 	id, err := st.Meta(ctx, metaKEKID)
 	switch {
 	case errors.Is(err, lethe.ErrNotFound):

@@ -13,7 +13,7 @@ import (
 // rotationStore returns the store's rotation methods; every store Lethe
 // ships has them.
 func (e *Engine) rotationStore() (lethe.KeyRotationStore, error) {
-	rs, ok := e.aud.raw.(lethe.KeyRotationStore)
+	rs, ok := lethe.StoreAs[lethe.KeyRotationStore](e.aud.raw)
 	if !ok {
 		return nil, fmt.Errorf("this store cannot rotate keys: %w", lethe.ErrInvalid)
 	}
@@ -112,6 +112,9 @@ func (e *Engine) masterBacklog(ctx context.Context, rs lethe.KeyRotationStore, t
 		}
 	}
 	if p, err := e.store.Meta(ctx, metaKEKProbe); err == nil && keyring.ProbeKEKID(p) != target {
+		n++
+	}
+	if id, ok := e.consoleKeyKEK(ctx); ok && id != target {
 		n++
 	}
 	return n, nil
@@ -272,6 +275,9 @@ func (e *Engine) DestroyMasterKey(ctx context.Context, actor, kekID string) erro
 		}
 	}
 	if p, err := e.store.Meta(ctx, metaKEKProbe); err == nil && doomed[keyring.ProbeKEKID(p)] {
+		using++
+	}
+	if id, ok := e.consoleKeyKEK(ctx); ok && doomed[id] {
 		using++
 	}
 	if using > 0 {

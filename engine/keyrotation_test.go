@@ -1,6 +1,7 @@
 package engine_test
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"errors"
@@ -265,6 +266,10 @@ func TestKeyRotation_MasterRewrapsEveryWrappedKeyAndTheOldVersionGoes(t *testing
 		e.tenant(id, "erp-marketplace")
 		e.put(id, "orders", engine.NewRecord{ID: "o", Fields: map[string]any{"name": "Name " + id}})
 	}
+	consoleKey, err := e.eng.ConsoleKey(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
 	old := m.ID()
 	id, err := e.eng.RotateMasterKey(e.ctx, "admin")
 	if err != nil {
@@ -308,5 +313,10 @@ func TestKeyRotation_MasterRewrapsEveryWrappedKeyAndTheOldVersionGoes(t *testing
 		if err != nil || d.Fields["name"] != "Name "+tn {
 			t.Fatalf("%s after master rewrap: %v %v", tn, d, err)
 		}
+	}
+	// The console's session key moved too: sessions signed before the
+	// rotation stay good.
+	if k, err := fresh.ConsoleKey(e.ctx); err != nil || !bytes.Equal(k, consoleKey) {
+		t.Fatalf("console key after master rewrap: %v (same key: %v)", err, bytes.Equal(k, consoleKey))
 	}
 }

@@ -95,6 +95,9 @@ func (e *Engine) MasterKeyStatus(ctx context.Context) (*MasterKeyStatus, error) 
 	if p, err := e.store.Meta(ctx, metaKEKProbe); err == nil {
 		counts[keyring.ProbeKEKID(p)]++
 	}
+	if id, ok := e.consoleKeyKEK(ctx); ok {
+		counts[id]++
+	}
 	st := &MasterKeyStatus{}
 	ids := []string{e.kek.ID()}
 	if m, ok := e.kek.(keyring.Master); ok {

@@ -106,7 +106,7 @@ type putTicket struct{ arrive, abandon func() }
 type putTicketKey struct{}
 
 func (e *Engine) announcePut() *putTicket {
-	if a, ok := e.store.(insertAnnouncer); ok {
+	if a, ok := lethe.StoreAs[insertAnnouncer](e.store); ok {
 		arrive, abandon := a.ExpectInsert()
 		return &putTicket{arrive, abandon}
 	}

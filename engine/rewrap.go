@@ -216,6 +216,11 @@ func (e *Engine) RewrapMasterKey(ctx context.Context, progress func(RewrapJob)) 
 		}
 		job.Done++
 	}
+	if moved, err := e.rewrapConsoleKey(ctx, m, target); err != nil {
+		return job, err
+	} else if moved {
+		job.Done++
+	}
 	left, err := e.masterBacklog(ctx, rs, target)
 	if err != nil {
 		return job, err

@@ -135,14 +135,6 @@ func (e *vecEnv) search(eng *engine.Engine, v []any, k int) []engine.SearchHit {
 	return hits
 }
 
-func ids(hits []engine.SearchHit) map[string]bool {
-	m := map[string]bool{}
-	for _, h := range hits {
-		m[h.Doc.ID] = true
-	}
-	return m
-}
-
 // TestVectors_SearchAnswersNearestChunksWithTheirPayload runs once on the
 // exact scan and once past the threshold, on the graph.
 func TestVectors_SearchAnswersNearestChunksWithTheirPayload(t *testing.T) {
@@ -291,6 +283,9 @@ func TestVectors_ErasedChunkNeverComesBack(t *testing.T) {
 	}
 	if _, err := e.eng.NewRequestRunner().RunPending(e.ctx); err != nil {
 		t.Fatal(err)
+	}
+	if job, err = e.eng.Request(e.ctx, "t1", job.ID); err != nil || job.State != lethe.RequestDone {
+		t.Fatalf("anonymize job: %+v, %v", job, err)
 	}
 	for i := 4; i < 100; i += 5 {
 		erased[fmt.Sprintf("c%d", i)] = true // anonymized: the embedding goes with the text

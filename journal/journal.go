@@ -19,6 +19,7 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -54,21 +55,27 @@ type header struct {
 // line is one journal line after the header.
 type line struct {
 	Batch  uint64 `json:"b"`
-	Action string `json:"a"`           // "delete", "anonymize" or "abort"
+	Action string `json:"a"`           // "delete", "anonymize", "abort" or "key"
 	Hash   []byte `json:"h,omitempty"` // HMAC of the record reference
 	Millis int64  `json:"t,omitempty"` // when, unix milliseconds
+	// A "key" line holds the journal's key wrapped again under a newer
+	// master key version (after a rotation): appended, like every line,
+	// so that a process writing the journal at the same time loses
+	// nothing, and the old version can be destroyed.
+	KEKID      string `json:"kek,omitempty"`
+	WrappedKey []byte `json:"k,omitempty"`
 }
 
 // Journal is an open erasure journal. Its methods are safe for concurrent
-// use; appends from several processes on one file are not supported (one
-// data folder has one writer).
+// use. Several processes on one data folder (serve and a command-line
+// sweep) each append whole lines with O_APPEND and random batch numbers,
+// and the file is never rewritten in place.
 type Journal struct {
 	path string
 	key  []byte
 
-	mu    sync.Mutex
-	f     *os.File
-	batch uint64 // the last batch number used
+	mu sync.Mutex
+	f  *os.File
 }
 
 // Open opens the journal at path, creating it (with a new HMAC key wrapped
@@ -76,6 +83,7 @@ type Journal struct {
 // keyring.ErrWrongMasterKey.
 func Open(ctx context.Context, path string, w keyring.Wrapper) (*Journal, error) {
 	j := &Journal{path: path}
+	rekey := false
 	b, err := os.ReadFile(path)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -85,18 +93,39 @@ func Open(ctx context.Context, path string, w keyring.Wrapper) (*Journal, error)
 	case err != nil:
 		return nil, fmt.Errorf("erasure journal: %w", err)
 	default:
-		key, last, err := readKey(ctx, b, w)
+		key, current, err := readKey(ctx, b, w)
 		if err != nil {
 			return nil, fmt.Errorf("erasure journal %s: %w", path, err)
 		}
-		j.key, j.batch = key, last
+		j.key, rekey = key, !current
 	}
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("erasure journal: %w", err)
 	}
 	j.f = f
+	if rekey {
+		if err := j.rekey(ctx, w); err != nil {
+			j.Close()
+			return nil, err
+		}
+	}
 	return j, nil
+}
+
+// rekey appends the journal's key wrapped under w's current version.
+func (j *Journal) rekey(ctx context.Context, w keyring.Wrapper) error {
+	wrapped, kekID, err := w.Wrap(ctx, j.key)
+	if err != nil {
+		return fmt.Errorf("erasure journal %s: wrap under %s: %w", j.path, w.ID(), err)
+	}
+	b, err := json.Marshal(line{Action: "key", KEKID: kekID, WrappedKey: wrapped})
+	if err != nil {
+		return err
+	}
+	j.mu.Lock()
+	defer j.mu.Unlock()
+	return j.write(append(b, '\n'))
 }
 
 func (j *Journal) create(ctx context.Context, w keyring.Wrapper) error {
@@ -137,24 +166,37 @@ func syncFile(path string) error {
 	return f.Sync()
 }
 
-// readKey reads the header of a journal's content and unwraps its key; it
-// also returns the highest batch number in it.
-func readKey(ctx context.Context, b []byte, w keyring.Wrapper) ([]byte, uint64, error) {
+// readKey reads the header of a journal's content and unwraps its key
+// from the newest wrapping w still knows (the header's or a later "key"
+// line's); current reports whether one is under w's current version.
+func readKey(ctx context.Context, b []byte, w keyring.Wrapper) (key []byte, current bool, err error) {
 	first, rest, _ := bytes.Cut(b, []byte("\n"))
 	var h header
 	if err := json.Unmarshal(first, &h); err != nil || h.Format != headerFormat {
-		return nil, 0, fmt.Errorf("%w: not an erasure journal", lethe.ErrInvalid)
+		return nil, false, fmt.Errorf("%w: not an erasure journal", lethe.ErrInvalid)
 	}
-	if h.KEKID != w.ID() {
-		return nil, 0, fmt.Errorf("%w: the journal's key is wrapped by master key %s, this is %s", keyring.ErrWrongMasterKey, h.KEKID, w.ID())
+	wraps := []line{{KEKID: h.KEKID, WrappedKey: h.WrappedKey}}
+	if err := eachLine(rest, func(l line) {
+		if l.Action == "key" {
+			wraps = append(wraps, l)
+		}
+	}); err != nil {
+		return nil, false, err
 	}
-	key, err := w.Unwrap(ctx, h.WrappedKey, h.KEKID)
-	if err != nil {
-		return nil, 0, err
+	for i := len(wraps) - 1; i >= 0; i-- {
+		if !keyring.Knows(w, wraps[i].KEKID) {
+			continue
+		}
+		key, err := w.Unwrap(ctx, wraps[i].WrappedKey, wraps[i].KEKID)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, l := range wraps {
+			current = current || l.KEKID == w.ID()
+		}
+		return key, current, nil
 	}
-	var last uint64
-	err = eachLine(rest, func(l line) { last = max(last, l.Batch) })
-	return key, last, err
+	return nil, false, fmt.Errorf("%w: the journal's key is wrapped by master key %s, this is %s", keyring.ErrWrongMasterKey, wraps[len(wraps)-1].KEKID, w.ID())
 }
 
 // eachLine calls fn for every whole line; a last line cut by a crash is
@@ -209,18 +251,28 @@ func (j *Journal) Begin(entries []Entry, now time.Time) (uint64, error) {
 	if j.f == nil {
 		return 0, fmt.Errorf("erasure journal: %w: closed", lethe.ErrUnavailable)
 	}
-	j.batch++
+	// Batch numbers are random, not counted: serve and a command line
+	// sweep may append to the same journal, and an abort must never name
+	// the other one's batch.
+	var batch uint64
+	for batch == 0 {
+		var nb [8]byte
+		if _, err := rand.Read(nb[:]); err != nil {
+			return 0, err
+		}
+		batch = binary.BigEndian.Uint64(nb[:])
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	for _, e := range entries {
-		if err := enc.Encode(line{Batch: j.batch, Action: string(e.Action), Hash: j.Hash(e.Ref), Millis: now.UnixMilli()}); err != nil {
+		if err := enc.Encode(line{Batch: batch, Action: string(e.Action), Hash: j.Hash(e.Ref), Millis: now.UnixMilli()}); err != nil {
 			return 0, err
 		}
 	}
 	if err := j.write(buf.Bytes()); err != nil {
 		return 0, err
 	}
-	return j.batch, nil
+	return batch, nil
 }
 
 // Abort records that batch did not commit.

@@ -187,7 +187,53 @@ func TestStore_JournalsErasuresOnly(t *testing.T) {
 			t.Errorf("record %d journaled as %q, want %q", i, got, want[i])
 		}
 	}
-	if _, ok := ws.(interface{ ExpectInsert() (func(), func()) }); !ok {
-		t.Error("the wrapper hides the SQLite store's group-commit hint")
+	if u, ok := ws.(interface{ Unwrap() lethe.Store }); !ok || u.Unwrap() != st {
+		t.Error("the wrapper does not name the store it wraps")
+	}
+}
+
+// TestJournal_FollowsAMasterKeyRotation: after the master key file is
+// rotated, the next open wraps the journal's key under the new version
+// (an appended line, so a writer at the same time loses nothing); once
+// the old version is destroyed the journal still opens, with the same key.
+func TestJournal_FollowsAMasterKeyRotation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	m, _, err := keyring.LoadOrCreateFileMaster(filepath.Join(dir, "master.key"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, journal.FileName)
+	j, err := journal.Open(ctx, path, m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := j.Hash(ref(1))
+	j.Close()
+	old := m.ID()
+	if _, err := m.Rotate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if j, err = journal.Open(ctx, path, m); err != nil {
+		t.Fatalf("open after rotation: %v", err)
+	}
+	j.Close()
+	if err := m.Destroy(ctx, old); err != nil {
+		t.Fatal(err)
+	}
+	if m.Knows(old) {
+		t.Fatal("the old version survived Destroy")
+	}
+	j, err = journal.Open(ctx, path, m)
+	if err != nil {
+		t.Fatalf("open after the old version was destroyed: %v", err)
+	}
+	defer j.Close()
+	if !bytes.Equal(j.Hash(ref(1)), before) {
+		t.Error("the journal's key changed with the rotation: earlier hashes no longer match")
+	}
+	b, _ := os.ReadFile(path)
+	if n := bytes.Count(b, []byte(`"a":"key"`)); n != 1 {
+		t.Errorf("%d key lines after one rotation and two opens, want 1", n)
 	}
 }

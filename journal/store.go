@@ -18,31 +18,19 @@ type Store struct {
 	now func() time.Time
 }
 
-// insertAnnouncer is the inner store's group-commit hint (see
-// engine.insertAnnouncer), passed through when the inner store has it.
-type insertAnnouncer interface {
-	ExpectInsert() (arrive, abandon func())
-}
-
-type announcingStore struct {
-	*Store
-	a insertAnnouncer
-}
-
-func (s *announcingStore) ExpectInsert() (arrive, abandon func()) { return s.a.ExpectInsert() }
-
 // Wrap returns st journaling its erasures to j. now is the clock of the
 // entries (time.Now when nil).
 func Wrap(st lethe.Store, j *Journal, now func() time.Time) lethe.Store {
 	if now == nil {
 		now = time.Now
 	}
-	s := &Store{Store: st, j: j, now: now}
-	if a, ok := st.(insertAnnouncer); ok {
-		return &announcingStore{Store: s, a: a}
-	}
-	return s
+	return &Store{Store: st, j: j, now: now}
 }
+
+// Unwrap returns the journaled store, where the engine looks for the
+// optional interfaces (group-commit hint, key rotation, embeddings) that
+// pass through unchanged.
+func (s *Store) Unwrap() lethe.Store { return s.Store }
 
 func entries(deletes []lethe.RecordRef, updates []*lethe.Record) []Entry {
 	var out []Entry

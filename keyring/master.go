@@ -34,6 +34,16 @@ type Master interface {
 	Describe() string
 }
 
+// Knows reports whether w can unwrap keys wrapped under kekID: its own
+// id, or for a Master any version it still holds (a key rotated since the
+// data, a journal or a backup was made).
+func Knows(w Wrapper, kekID string) bool {
+	if m, ok := w.(Master); ok {
+		return m.Knows(kekID)
+	}
+	return kekID == w.ID()
+}
+
 // Rewrapper is a Master that moves a wrapped key to its current version
 // without the plaintext key passing through this process (Vault's
 // transit rewrap). Masters without it are rewrapped by Unwrap and Wrap.

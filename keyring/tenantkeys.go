@@ -183,7 +183,7 @@ func (t *TenantKeys) rotateRetireLocked(ctx context.Context) (old, cur uint32, e
 	if err != nil {
 		return 0, 0, err
 	}
-	r, canRetire := t.kr.store.(keyRetirer)
+	r, canRetire := lethe.StoreAs[keyRetirer](t.kr.store)
 	for v, dk := range t.data {
 		if v == cur || dk.retired {
 			continue

@@ -44,7 +44,7 @@ func (f *backupFlags) key() (*keyring.FileKEK, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", errKey, err)
 	}
-	if id, err := sqlite.PeekMeta(f.df.dbPath(), metaKEKID); err == nil && string(id) != kek.ID() {
+	if id, err := sqlite.PeekMeta(f.df.dbPath(), metaKEKID); err == nil && !keyring.Knows(kek, string(id)) {
 		return nil, fmt.Errorf("%w: %s holds master key %s, but the data in %s was created with %s", keyring.ErrWrongMasterKey, f.df.keyPath(), kek.ID(), f.df.dir, id)
 	}
 	return kek, nil

@@ -232,7 +232,10 @@ func keysDestroyCmd(env envFunc) *cobra.Command {
 or a tenant's retired data key version (its number), for good. Refused
 while anything still uses it (run the rewrap first; audit entries keep
 their data key version until they age out of their log) and for the
-current version. With Vault, every version up to the one named goes.`,
+current version. With Vault, every version up to the one named goes.
+Backups made before the master key's rotation hold their key wrapped
+under the old version: destroying it makes them unrestorable on purpose
+(they are shredded), so take a new backup after the rewrap first.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := sc.check(); err != nil {
