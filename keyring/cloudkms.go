@@ -41,7 +41,7 @@ type CloudKMS struct {
 	opts   MasterOptions
 
 	mu      sync.Mutex
-	current string                    // kekID of the key Wrap uses
+	current string                     // kekID of the key Wrap uses
 	keepers map[string]*secrets.Keeper // by kekID, the current one too
 	order   []string                   // kekIDs in the order first used
 }

@@ -20,7 +20,8 @@ import (
 // key the service does not hold, an unreachable service and a key file
 // each refuse the start with the exit code that says retry (5) or fix the
 // key (6), and change no byte. "keys rotate --master --to" then moves
-// every wrapped key to a second KMS key; the data reads after a restart on
+// every wrapped key to a second KMS key, the rewrap resuming in a run that
+// names only the new key; the data reads after a restart on
 // that key, and the first key's URL is refused from then on.
 func TestAWSKMS_StartRefusalsRotateToAnotherKeyAndRestart(t *testing.T) {
 	kms := kmstest.Start(t, 2)
@@ -86,7 +87,12 @@ func TestAWSKMS_StartRefusalsRotateToAnotherKeyAndRestart(t *testing.T) {
 	if _, err := cli(kms.URL(0), "keys", "rotate", "--tenant", "shop", "--to", kms.URL(1)); exitCode(err) != exitUsage {
 		t.Fatalf("--to with --tenant: %v", err)
 	}
-	out, err := cli(kms.URL(0), "keys", "rotate", "--master", "--to", kms.URL(1))
+	// Rotated without the rewrap, as a rotation stopped right after it:
+	// the rewrap resumes in a later run that names the new key only.
+	if _, err := cli(kms.URL(0), "keys", "rotate", "--master", "--no-wait", "--to", kms.URL(1)); err != nil {
+		t.Fatal(err)
+	}
+	out, err := cli(kms.URL(1), "keys", "rewrap", "--master")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -85,6 +85,14 @@ the same way. "lethe keys status" shows what each version still holds;
 					if err != nil {
 						return err
 					}
+					// The erasure journal's key moves at once: a cloud
+					// KMS master names only the new key at the next
+					// start, which must open the journal to resume.
+					if o.journal != nil {
+						if err := o.journal.Rekey(ctx, o.kek); err != nil {
+							return err
+						}
+					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "master key rotated: new writes use %s\n", id)
 				} else {
 					v, err := o.eng.RotateTenantKey(ctx, operator(), sc.tenant)

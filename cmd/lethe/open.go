@@ -48,7 +48,7 @@ func (f *dataFlags) register(cmd *cobra.Command, env envFunc) {
 	cmd.Flags().StringVar(&f.keyFile, "master-key-file", env("LETHE_MASTER_KEY_FILE"), "master key file (default DATA/master.key) [$LETHE_MASTER_KEY_FILE]")
 	cmd.Flags().StringVar(&f.policy, "policy", env("LETHE_POLICY"), "an application policy file (YAML) used beside the packs [$LETHE_POLICY]")
 	cmd.Flags().StringVar(&f.dbURL, "database-url", "", "PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB) instead of DATA/lethe.db; several instances may share it [$LETHE_DATABASE_URL]")
-	cmd.Flags().StringVar(&f.masterKey, "master-key", env("LETHE_MASTER_KEY"), "master key provider URL: file:///PATH, vault://HOST:PORT/MOUNT/KEY[?ca_cert=FILE] (token from $VAULT_TOKEN, or AppRole $VAULT_ROLE_ID and $VAULT_SECRET_ID), vault+http://127.0.0.1:PORT/MOUNT/KEY; default the key file [$LETHE_MASTER_KEY]")
+	cmd.Flags().StringVar(&f.masterKey, "master-key", env("LETHE_MASTER_KEY"), "master key provider URL: file:///PATH, vault://HOST:PORT/MOUNT/KEY[?ca_cert=FILE] (token from $VAULT_TOKEN, or AppRole $VAULT_ROLE_ID and $VAULT_SECRET_ID), vault+http://127.0.0.1:PORT/MOUNT/KEY, awskms://KEY_ID?region=R[&endpoint=URL] (AWS SDK credentials); default the key file [$LETHE_MASTER_KEY]")
 	f.dbURLEnv = env("LETHE_DATABASE_URL")
 	f.vault = keyring.MasterOptions{VaultToken: env("VAULT_TOKEN"), VaultRoleID: env("VAULT_ROLE_ID"),
 		VaultSecretID: env("VAULT_SECRET_ID"), VaultNamespace: env("VAULT_NAMESPACE")}
