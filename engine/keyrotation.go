@@ -105,9 +105,13 @@ func (e *Engine) masterBacklog(ctx context.Context, rs lethe.KeyRotationStore, t
 	if err != nil {
 		return 0, err
 	}
+	own, err := e.ownKEKTenants(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
 	for _, k := range keys {
-		if k.KEKID != target {
+		if k.KEKID != target && !own[k.Tenant] {
 			n++
 		}
 	}

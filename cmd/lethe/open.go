@@ -115,6 +115,17 @@ func (f *dataFlags) openMaster(ctx context.Context, create bool, where string, l
 	return m, nil
 }
 
+// openTenantMaster opens a tenant's own master key URL (lethe tenants
+// set-key) with the same credentials as the instance's; a key file is
+// never created for it: the tenant brings the key.
+func (f *dataFlags) openTenantMaster(ctx context.Context, url string) (keyring.Wrapper, error) {
+	m, _, err := keyring.OpenMaster(ctx, url, f.vault)
+	if err != nil && !errors.Is(err, lethe.ErrUnavailable) && !errors.Is(err, keyring.ErrWrongMasterKey) && !errors.Is(err, lethe.ErrInvalid) {
+		return nil, fmt.Errorf("%w: %v", errKey, err)
+	}
+	return m, err
+}
+
 // databaseURL is the PostgreSQL database to use, "" for SQLite.
 func (f *dataFlags) databaseURL() string {
 	if f.dbURL != "" {
@@ -225,7 +236,7 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 		j.Close()
 		return nil, err
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: journal.Wrap(st, j, nil), KEK: kek, Extra: extra, Logger: log})
+	eng, err := engine.New(ctx, engine.Config{Store: journal.Wrap(st, j, nil), KEK: kek, Extra: extra, Logger: log, OpenTenantMaster: f.openTenantMaster})
 	if err != nil {
 		st.Close()
 		j.Close()
@@ -275,7 +286,7 @@ func (f *dataFlags) openPostgres(ctx context.Context, dsn string, create bool, e
 		st.Close()
 		return nil, err
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Extra: extra, Logger: log})
+	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Extra: extra, Logger: log, OpenTenantMaster: f.openTenantMaster})
 	if err != nil {
 		st.Close()
 		return nil, err
