@@ -71,7 +71,7 @@ type Engine struct {
 	// tm and openTM: the master keys of tenants that bring their own.
 	tm     tenantMasters
 	openTM func(ctx context.Context, url string) (keyring.Wrapper, error)
-	rw    rewraps
+	rw     rewraps
 	// consoleMu serializes changes to the console's user list.
 	consoleMu sync.Mutex
 	extra     *policy.Policy
