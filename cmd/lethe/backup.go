@@ -29,7 +29,7 @@ type backupFlags struct {
 
 func (f *backupFlags) register(cmd *cobra.Command, env envFunc) {
 	f.df.register(cmd, env)
-	cmd.Flags().StringVar(&f.dir, "backups", env.or("LETHE_BACKUPS", "./lethe-backups"), "folder holding the backups, one folder each [$LETHE_BACKUPS]")
+	cmd.Flags().StringVar(&f.dir, "backups", env.or("LETHE_BACKUPS", "./lethe-backups"), "where the backups are: a folder (one folder each), or s3://BUCKET[/PREFIX]?region=R[&endpoint=URL&use_path_style=true] (AWS SDK credentials) [$LETHE_BACKUPS]")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON")
 }
 
@@ -109,7 +109,9 @@ manager log and the erasure journal, taken online (a server may keep
 running), each file encrypted with AES-256-GCM under a new backup key that
 the master key wraps, with SHA-256 sums in the backup's manifest.json. They
 are written to --backups (default ./lethe-backups), one folder per backup,
-named by its time (UTC). Keep the master key file apart from the backups:
+named by its time (UTC), or to an S3-compatible bucket
+(--backups 's3://BUCKET/PREFIX?region=R', endpoint=URL for MinIO and
+others; credentials from the AWS SDK's environment, profile or role). Keep the master key file apart from the backups:
 a backup cannot be read without it.
 
 "restore" writes a backup into a data folder without a database. The next
