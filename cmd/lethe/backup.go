@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -36,7 +37,19 @@ func (f *backupFlags) register(cmd *cobra.Command, env envFunc) {
 // key reads the master key of the data folder without opening the
 // database: a server may be running on it. For an existing database it
 // must be the key the data was created with.
-func (f *backupFlags) key() (*keyring.FileKEK, error) {
+func (f *backupFlags) key(ctx context.Context) (keyring.Wrapper, error) {
+	if _, isFile := f.df.fileKey(); !isFile {
+		// A KMS master key (--master-key): opened, and checked against
+		// the data's, as by every data command.
+		m, err := f.df.openMaster(ctx, false, f.df.dir, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return nil, err
+		}
+		if id, err := sqlite.PeekMeta(f.df.dbPath(), metaKEKID); err == nil && !m.Knows(string(id)) {
+			return nil, fmt.Errorf("%w: %s is not the master key the data in %s was created with (%s)", keyring.ErrWrongMasterKey, m.Describe(), f.df.dir, id)
+		}
+		return m, nil
+	}
 	kek, err := keyring.OpenKeyFile(f.df.keyPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: key file %s not found; backups are wrapped by the master key", errKey, f.df.keyPath())
@@ -138,7 +151,7 @@ func backupCreateCmd(env envFunc) *cobra.Command {
 			if _, err := os.Stat(f.df.dbPath()); err != nil {
 				return withKind(lethe.ErrNotFound, "no Lethe data in %s", f.df.dir)
 			}
-			kek, err := f.key()
+			kek, err := f.key(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -217,7 +230,7 @@ func backupVerifyCmd(env envFunc) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kek, err := f.key()
+			kek, err := f.key(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -258,9 +271,14 @@ before it serves, and logs the counts.`,
 			if err != nil {
 				return err
 			}
-			kek, err := keyring.OpenKeyFile(f.df.keyPath())
-			if err != nil {
-				return fmt.Errorf("%w: %v", errKey, err)
+			var kek keyring.Wrapper
+			if _, isFile := f.df.fileKey(); isFile {
+				kek, err = keyring.OpenKeyFile(f.df.keyPath())
+				if err != nil {
+					return fmt.Errorf("%w: %v", errKey, err)
+				}
+			} else if kek, err = f.df.openMaster(cmd.Context(), false, f.df.dir, slog.New(slog.DiscardHandler)); err != nil {
+				return err
 			}
 			// Without a journal in the folder, the newest backup's copy is
 			// the most complete one left: it knows the erasures up to
