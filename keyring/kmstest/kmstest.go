@@ -50,10 +50,11 @@ type Server struct {
 	// Keys are the ids of the AES keys it holds (seeded, distinct).
 	Keys []string
 
-	ln   net.Listener
-	sock string
-	mu   sync.Mutex
-	down bool
+	ln    net.Listener
+	sock  string
+	mu    sync.Mutex
+	down  bool
+	conns map[net.Conn]bool
 }
 
 // URL is the awskms:// master key URL of Keys[i].
@@ -159,12 +160,17 @@ func Start(t testing.TB, n int) *Server {
 	return s
 }
 
-// SetDown makes the emulator unreachable (connections are dropped at
-// once, as by a host that is down) or reachable again.
+// SetDown makes the emulator unreachable (open connections are cut and
+// new ones dropped at once, as by a host that is down) or reachable again.
 func (s *Server) SetDown(down bool) {
 	s.mu.Lock()
+	defer s.mu.Unlock()
 	s.down = down
-	s.mu.Unlock()
+	if down {
+		for c := range s.conns {
+			c.Close()
+		}
+	}
 }
 
 func (s *Server) serve() {
@@ -175,12 +181,23 @@ func (s *Server) serve() {
 		}
 		s.mu.Lock()
 		down := s.down
+		if !down {
+			if s.conns == nil {
+				s.conns = map[net.Conn]bool{}
+			}
+			s.conns[c] = true
+		}
 		s.mu.Unlock()
 		if down {
 			c.Close()
 			continue
 		}
 		go func() {
+			defer func() {
+				s.mu.Lock()
+				delete(s.conns, c)
+				s.mu.Unlock()
+			}()
 			u, err := net.Dial("unix", s.sock)
 			if err != nil {
 				c.Close()
