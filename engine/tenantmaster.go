@@ -90,13 +90,21 @@ func (e *Engine) SetTenantMasterKey(ctx context.Context, actor, tenant, url stri
 	if err != nil {
 		return 0, err
 	}
+	// A key that cannot be used is the caller's input to fix (ErrInvalid,
+	// beside the kind it has); one whose service does not answer, a retry.
+	refused := func(err error) error {
+		if errors.Is(err, lethe.ErrUnavailable) || errors.Is(err, lethe.ErrInvalid) {
+			return fmt.Errorf("tenant %s: master key: %w; nothing was changed", tenant, err)
+		}
+		return fmt.Errorf("%w: tenant %s: master key: %w; nothing was changed", lethe.ErrInvalid, tenant, err)
+	}
 	own, err := e.openTenantKEK(ctx, url)
 	if err != nil {
-		return 0, fmt.Errorf("tenant %s: master key: %w; nothing was changed", tenant, err)
+		return 0, refused(err)
 	}
 	// Proves the key answers, and that a fresh wrap opens again.
 	if _, err := keyring.NewProbe(ctx, own); err != nil {
-		return 0, fmt.Errorf("tenant %s: %w; nothing was changed", tenant, err)
+		return 0, refused(err)
 	}
 	var from keyring.Wrapper = e.kek
 	if prev, err := e.tenantKEK(ctx, tenant); err != nil {

@@ -124,7 +124,6 @@ func TestTenantsSetKey_OwnKeyPerTenantFailsClosedForThatTenantOnly(t *testing.T)
 		t.Fatal(err)
 	}
 	addr, _, stop = startServe(t, env, "--data", dir, "--addr", "127.0.0.1:0")
-	defer stop()
 	shop, acme := api{t, addr, apiKey["shop"]}, api{t, addr, apiKey["acme"]}
 	var rec map[string]any
 	shop.must("GET", "/v1/tenants/shop/collections/orders/records/A-1", nil, &rec, 200)
@@ -138,5 +137,33 @@ func TestTenantsSetKey_OwnKeyPerTenantFailsClosedForThatTenantOnly(t *testing.T)
 	got := getReadyz(t, addr)
 	if got["tenant_master_keys_failing"] != "acme" || got["master_key"] != "ok" || got["status"] != "ready" {
 		t.Fatalf("readyz with acme's key gone: %v", got)
+	}
+
+	// The same through the API (admin only): shop moves to a third key
+	// while serving; a key that cannot be opened is refused, 422 or 400.
+	admin = api{t: t, base: addr, token: env["LETHE_ADMIN_TOKEN"]}
+	third := newKeyFile(t)
+	if code := shop.do("PATCH", "/v1/tenants/shop", map[string]any{"master_key": "file://" + third}, nil); code != 403 {
+		t.Fatalf("PATCH master_key with the tenant's own key: %d, want 403", code)
+	}
+	if code := admin.do("PATCH", "/v1/tenants/shop", map[string]any{"master_key": "file://" + filepath.Join(t.TempDir(), "none.key")}, nil); code != 422 && code != 400 {
+		t.Fatalf("PATCH master_key to a missing key file: %d", code)
+	}
+	var tj map[string]any
+	admin.must("PATCH", "/v1/tenants/shop", map[string]any{"master_key": "file://" + third}, &tj, 200)
+	if _, shown := tj["master_key"]; shown || tj["id"] != "shop" {
+		t.Fatalf("PATCH answer: %v", tj)
+	}
+	shop.must("GET", "/v1/tenants/shop/collections/orders/records/A-1", nil, &rec, 200)
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+	o, err = (&dataFlags{dir: dir}).open(ctx, false, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer o.Close()
+	if u, err := o.eng.TenantMasterKey(ctx, "shop"); err != nil || u != "file://"+third {
+		t.Fatalf("shop's key after the PATCH: %q %v", u, err)
 	}
 }
