@@ -97,22 +97,20 @@ func Create(ctx context.Context, o Options) (*Manifest, error) {
 	if o.Now != nil {
 		now = o.Now
 	}
-	if err := os.MkdirAll(o.Dir, 0o700); err != nil {
-		return nil, fmt.Errorf("backup folder: %w", err)
+	loc, err := openLocation(ctx, o.Dir)
+	if err != nil {
+		return nil, err
 	}
+	defer loc.close()
 	t := now().UTC()
 	m := &Manifest{Format: manifestFormat, ID: t.Format("20060102T150405.000Z"), CreatedAt: t, KEKID: o.Wrapper.ID()}
-	dir := filepath.Join(o.Dir, m.ID)
-	if err := os.Mkdir(dir, 0o700); err != nil {
-		if errors.Is(err, fs.ErrExist) {
-			return nil, fmt.Errorf("%w: backup %s exists", lethe.ErrConflict, m.ID)
-		}
-		return nil, fmt.Errorf("backup folder: %w", err)
+	if err := loc.begin(ctx, m.ID); err != nil {
+		return nil, err
 	}
 	ok := false
 	defer func() {
 		if !ok {
-			os.RemoveAll(dir)
+			loc.remove(context.WithoutCancel(ctx), m.ID)
 		}
 	}()
 	key := make([]byte, 32)
@@ -138,7 +136,7 @@ func Create(ctx context.Context, o Options) (*Manifest, error) {
 		if fi, err := os.Stat(snap); err == nil {
 			total += fi.Size()
 		}
-		f, err := sealFile(dir, snap, m.ID, s.Name, key, func(n int64) {
+		f, err := sealFile(ctx, loc, snap, m.ID, s.Name, key, func(n int64) {
 			done += n
 			if o.Progress != nil {
 				o.Progress(done, total)
@@ -150,18 +148,18 @@ func Create(ctx context.Context, o Options) (*Manifest, error) {
 		}
 		m.Files = append(m.Files, *f)
 	}
-	if err := writeJSON(filepath.Join(dir, ManifestName), m); err != nil {
+	if err := writeManifest(ctx, loc, m); err != nil {
 		return nil, err
 	}
-	if err := syncDir(dir); err != nil {
+	if err := loc.finish(ctx, m.ID); err != nil {
 		return nil, err
 	}
 	ok = true
 	return m, nil
 }
 
-// sealFile encrypts the snapshot at src into dir/name.enc.
-func sealFile(dir, src, id, name string, key []byte, progress func(int64)) (*File, error) {
+// sealFile encrypts the snapshot at src into ID/name.enc.
+func sealFile(ctx context.Context, loc location, src, id, name string, key []byte, progress func(int64)) (*File, error) {
 	in, err := os.Open(src)
 	if err != nil {
 		return nil, err
@@ -171,22 +169,36 @@ func sealFile(dir, src, id, name string, key []byte, progress func(int64)) (*Fil
 	if err != nil {
 		return nil, err
 	}
-	out, err := os.OpenFile(filepath.Join(dir, name+".enc"), os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o600)
+	out, err := loc.create(ctx, id, name+".enc")
 	if err != nil {
 		return nil, err
 	}
-	defer out.Close()
 	plainSum, encSum := sha256.New(), sha256.New()
 	enc := &countWriter{w: io.MultiWriter(out, encSum)}
 	size, err := encrypt(enc, io.TeeReader(in, plainSum), aead, progress)
 	if err != nil {
-		return nil, err
-	}
-	if err := out.Sync(); err != nil {
+		out.Abort()
 		return nil, err
 	}
 	return &File{Name: name, Size: size, SHA256: hex.EncodeToString(plainSum.Sum(nil)),
-		EncryptedSize: enc.n, EncryptedSHA256: hex.EncodeToString(encSum.Sum(nil))}, out.Close()
+		EncryptedSize: enc.n, EncryptedSHA256: hex.EncodeToString(encSum.Sum(nil))}, out.Commit()
+}
+
+// writeManifest writes m last: a backup without one is unfinished.
+func writeManifest(ctx context.Context, loc location, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return err
+	}
+	out, err := loc.create(ctx, m.ID, ManifestName)
+	if err != nil {
+		return err
+	}
+	if _, err := out.Write(append(b, '\n')); err != nil {
+		out.Abort()
+		return err
+	}
+	return out.Commit()
 }
 
 type countWriter struct {
@@ -200,22 +212,27 @@ func (c *countWriter) Write(p []byte) (int, error) {
 	return n, err
 }
 
-// List returns the finished backups in dir, oldest first. Folders without
-// a readable manifest are skipped.
+// List returns the finished backups in dir (a folder or a bucket URL,
+// as Options.Dir), oldest first. Backups without a readable manifest are
+// skipped.
 func List(dir string) ([]*Manifest, error) {
-	ents, err := os.ReadDir(dir)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, nil
-	}
+	ctx := context.Background() // bounded by the bucket client's own timeouts
+	loc, err := openLocation(ctx, dir)
 	if err != nil {
-		return nil, fmt.Errorf("backup folder: %w", err)
+		return nil, err
+	}
+	defer loc.close()
+	return list(ctx, loc)
+}
+
+func list(ctx context.Context, loc location) ([]*Manifest, error) {
+	ids, err := loc.ids(ctx)
+	if err != nil {
+		return nil, err
 	}
 	var out []*Manifest
-	for _, e := range ents {
-		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
-			continue
-		}
-		m, err := readManifest(dir, e.Name())
+	for _, id := range ids {
+		m, err := readManifest(ctx, loc, id)
 		if err != nil {
 			continue
 		}
@@ -231,15 +248,29 @@ func Find(dir, id string) (*Manifest, error) {
 	if id == "" || id != filepath.Base(id) || strings.HasPrefix(id, ".") {
 		return nil, fmt.Errorf("%w: backup id %q", lethe.ErrInvalid, id)
 	}
-	m, err := readManifest(dir, id)
+	ctx := context.Background()
+	loc, err := openLocation(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer loc.close()
+	m, err := readManifest(ctx, loc, id)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil, fmt.Errorf("%w: no backup %s in %s", lethe.ErrNotFound, id, dir)
+		return nil, fmt.Errorf("%w: no backup %s in %s", lethe.ErrNotFound, id, loc)
 	}
 	return m, err
 }
 
-func readManifest(dir, id string) (*Manifest, error) {
-	b, err := os.ReadFile(filepath.Join(dir, id, ManifestName))
+// maxManifest bounds what is read as a manifest.
+const maxManifest = 1 << 20
+
+func readManifest(ctx context.Context, loc location, id string) (*Manifest, error) {
+	r, err := loc.open(ctx, id, ManifestName)
+	if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxManifest))
+	r.Close()
 	if err != nil {
 		return nil, err
 	}

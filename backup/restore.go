@@ -30,8 +30,16 @@ func Verify(ctx context.Context, dir string, m *Manifest, w keyring.Wrapper, pro
 // writer sink returns; sink's finish is called with whether the file
 // checked out.
 func open(ctx context.Context, dir string, m *Manifest, w keyring.Wrapper, progress func(done, total int64), sink func(File) (io.Writer, func(ok bool) error, error)) error {
+	loc, err := openLocation(ctx, dir)
+	if err != nil {
+		return err
+	}
+	defer loc.close()
+	// Every stored file is checked before anything is decrypted: from a
+	// bucket, that reads each object twice, the price of writing nothing
+	// from a backup that does not check out.
 	for _, f := range m.Files {
-		if err := checkStored(filepath.Join(dir, m.ID, f.Name+".enc"), f); err != nil {
+		if err := checkStored(ctx, loc, m.ID, f); err != nil {
 			return err
 		}
 	}
@@ -52,7 +60,7 @@ func open(ctx context.Context, dir string, m *Manifest, w keyring.Wrapper, progr
 		if err != nil {
 			return err
 		}
-		err = openFile(filepath.Join(dir, m.ID, f.Name+".enc"), m.ID, f, key, dst, func(n int64) {
+		err = openFile(ctx, loc, m.ID, f, key, dst, func(n int64) {
 			done += n
 			if progress != nil {
 				progress(done, total)
@@ -68,11 +76,11 @@ func open(ctx context.Context, dir string, m *Manifest, w keyring.Wrapper, progr
 	return nil
 }
 
-func checkStored(path string, f File) error {
-	in, err := os.Open(path)
+func checkStored(ctx context.Context, loc location, id string, f File) error {
+	in, err := loc.open(ctx, id, f.Name+".enc")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w: %s is missing", ErrCorrupt, filepath.Base(path))
+			return fmt.Errorf("%w: %s.enc is missing", ErrCorrupt, f.Name)
 		}
 		return err
 	}
@@ -83,13 +91,13 @@ func checkStored(path string, f File) error {
 		return err
 	}
 	if n != f.EncryptedSize || hex.EncodeToString(h.Sum(nil)) != f.EncryptedSHA256 {
-		return fmt.Errorf("%w: %s does not match the manifest's SHA-256", ErrCorrupt, filepath.Base(path))
+		return fmt.Errorf("%w: %s.enc does not match the manifest's SHA-256", ErrCorrupt, f.Name)
 	}
 	return nil
 }
 
-func openFile(path, id string, f File, key []byte, dst io.Writer, progress func(int64)) error {
-	in, err := os.Open(path)
+func openFile(ctx context.Context, loc location, id string, f File, key []byte, dst io.Writer, progress func(int64)) error {
+	in, err := loc.open(ctx, id, f.Name+".enc")
 	if err != nil {
 		return err
 	}
@@ -286,7 +294,13 @@ func Prune(dir string, now time.Time, maxAge time.Duration, dryRun bool) ([]*Man
 	if maxAge <= 0 {
 		return nil, fmt.Errorf("%w: a backup age limit must be positive", lethe.ErrInvalid)
 	}
-	all, err := List(dir)
+	ctx := context.Background()
+	loc, err := openLocation(ctx, dir)
+	if err != nil {
+		return nil, err
+	}
+	defer loc.close()
+	all, err := list(ctx, loc)
 	if err != nil {
 		return nil, err
 	}
@@ -297,7 +311,7 @@ func Prune(dir string, now time.Time, maxAge time.Duration, dryRun bool) ([]*Man
 			continue
 		}
 		if !dryRun {
-			if err := os.RemoveAll(filepath.Join(dir, m.ID)); err != nil {
+			if err := loc.remove(ctx, m.ID); err != nil {
 				return gone, fmt.Errorf("prune %s: %w", m.ID, err)
 			}
 		}

@@ -57,6 +57,9 @@ type Config struct {
 	// searched by an exact scan, an HNSW graph beyond (0:
 	// vectors.DefaultExactMax).
 	VectorExactMax int
+	// OpenTenantMaster opens the master key URL of a tenant that brings
+	// its own key (SetTenantMasterKey); nil refuses such tenants.
+	OpenTenantMaster func(ctx context.Context, url string) (keyring.Wrapper, error)
 }
 
 // Engine runs Lethe's use cases. It is safe for concurrent use.
@@ -65,7 +68,10 @@ type Engine struct {
 	keys  *keyring.Keyring
 	kek   keyring.Wrapper // also wraps the console's session key
 	mk    masterKeyState
-	rw    rewraps
+	// tm and openTM: the master keys of tenants that bring their own.
+	tm     tenantMasters
+	openTM func(ctx context.Context, url string) (keyring.Wrapper, error)
+	rw     rewraps
 	// consoleMu serializes changes to the console's user list.
 	consoleMu sync.Mutex
 	extra     *policy.Policy
@@ -155,6 +161,8 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	e.keys = keyring.New(cfg.Store, cfg.KEK)
 	e.keys.CacheTTL, e.keys.OutageGrace = cfg.KeyCacheTTL, cfg.KeyOutageGrace
 	e.keys.OnAutoRotate = e.autoRotated
+	e.openTM = cfg.OpenTenantMaster
+	e.keys.TenantKEK = e.tenantKEK
 	e.keys.PhoneRegion = func(ctx context.Context, tenant string) (string, error) {
 		t, err := cfg.Store.Tenant(ctx, tenant)
 		if err != nil {

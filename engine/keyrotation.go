@@ -47,6 +47,24 @@ func (e *Engine) checkpoint(ctx context.Context) error {
 // made with. New wraps use it at once; RewrapMasterKey then moves every
 // wrapped key to it. Audited in the system runtime log.
 func (e *Engine) RotateMasterKey(ctx context.Context, actor string) (string, error) {
+	return e.rotateMaster(ctx, actor, func(m keyring.Master) (string, error) { return m.Rotate(ctx) })
+}
+
+// RotateMasterKeyTo moves to the key rawURL names (a cloud KMS key of the
+// same service) as RotateMasterKey moves to a new version: new wraps use
+// it at once, the older key keeps unwrapping until RewrapMasterKey has
+// moved everything. Later starts name the new key (--master-key).
+func (e *Engine) RotateMasterKeyTo(ctx context.Context, actor, rawURL string) (string, error) {
+	return e.rotateMaster(ctx, actor, func(m keyring.Master) (string, error) {
+		rt, ok := m.(keyring.Retargeter)
+		if !ok {
+			return "", fmt.Errorf("%s creates its own versions: rotate without naming a key: %w", m.Describe(), lethe.ErrInvalid)
+		}
+		return rt.RotateTo(ctx, rawURL)
+	})
+}
+
+func (e *Engine) rotateMaster(ctx context.Context, actor string, rotate func(keyring.Master) (string, error)) (string, error) {
 	m, err := e.master()
 	if err != nil {
 		return "", err
@@ -56,7 +74,7 @@ func (e *Engine) RotateMasterKey(ctx context.Context, actor string) (string, err
 		return "", err
 	}
 	old := m.ID()
-	id, err := m.Rotate(ctx)
+	id, err := rotate(m)
 	if err != nil {
 		return "", err
 	}
@@ -87,9 +105,13 @@ func (e *Engine) masterBacklog(ctx context.Context, rs lethe.KeyRotationStore, t
 	if err != nil {
 		return 0, err
 	}
+	own, err := e.ownKEKTenants(ctx, keys)
+	if err != nil {
+		return 0, err
+	}
 	var n int64
 	for _, k := range keys {
-		if k.KEKID != target {
+		if k.KEKID != target && !own[k.Tenant] {
 			n++
 		}
 	}

@@ -180,8 +180,13 @@ func (e *Engine) RewrapMasterKey(ctx context.Context, progress func(RewrapJob)) 
 	if err != nil {
 		return nil, err
 	}
+	// Keys of tenants with a master key of their own stay under it.
+	own, err := e.ownKEKTenants(ctx, keys)
+	if err != nil {
+		return nil, err
+	}
 	for i, k := range keys {
-		if k.KEKID == target {
+		if k.KEKID == target || own[k.Tenant] {
 			continue
 		}
 		w, id, err := keyring.Rewrap(ctx, m, k.Wrapped, k.KEKID)

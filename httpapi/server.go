@@ -329,6 +329,11 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request, _ engine.Princip
 		body["master_key_since"] = mk.Since.UTC().Format(time.RFC3339)
 		body["master_key_note"] = fmt.Sprintf("serving tenant keys cached before the outage, each for at most %s after it was loaded", mk.CacheTTL+mk.OutageGrace)
 	}
+	// A tenant whose own master key (bring-your-own-key) fails is
+	// refused alone; the others are served, so still ready.
+	if failing := s.eng.FailingTenantKeys(); len(failing) > 0 {
+		body["tenant_master_keys_failing"] = strings.Join(failing, ",")
+	}
 	if s.transport != "" {
 		body["transport"] = s.transport
 	}

@@ -72,9 +72,17 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p engine.Pr
 		PhoneRegion     *string   `json:"phone_region"`
 		SessionLifetime *string   `json:"session_lifetime"`
 		ChatOrigins     *[]string `json:"chat_origins"`
+		// MasterKey wraps the tenant's keys with a key of its own
+		// (engine.SetTenantMasterKey); write-only, never shown.
+		MasterKey *string `json:"master_key"`
 	}
 	if err := decode(r, &body); err != nil {
 		return err
+	}
+	if body.MasterKey != nil {
+		if _, err := s.eng.SetTenantMasterKey(r.Context(), p.Name, r.PathValue("tenant"), *body.MasterKey); err != nil {
+			return err
+		}
 	}
 	var chat engine.ChatChange
 	if body.SessionLifetime != nil {

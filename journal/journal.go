@@ -113,6 +113,12 @@ func Open(ctx context.Context, path string, w keyring.Wrapper) (*Journal, error)
 	return j, nil
 }
 
+// Rekey appends the journal's key wrapped under w's current version. A
+// master key rewrap calls it: a cloud KMS master moved to another key
+// knows only that key at the next start, so the journal must not wait
+// for that start to move.
+func (j *Journal) Rekey(ctx context.Context, w keyring.Wrapper) error { return j.rekey(ctx, w) }
+
 // rekey appends the journal's key wrapped under w's current version.
 func (j *Journal) rekey(ctx context.Context, w keyring.Wrapper) error {
 	wrapped, kekID, err := w.Wrap(ctx, j.key)

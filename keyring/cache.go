@@ -76,10 +76,10 @@ func (k *Keyring) cached(ctx context.Context, t *TenantKeys) (*TenantKeys, error
 		k.mu.Lock()
 		t.loaded = now
 		k.mu.Unlock()
-		k.noteOutage(nil)
+		k.note(t.tenant, nil)
 		return t, nil
 	}
-	k.noteOutage(err)
+	k.note(t.tenant, err)
 	if errors.Is(err, lethe.ErrUnavailable) && age < k.ttl()+k.grace() {
 		return t, nil
 	}

@@ -66,6 +66,10 @@ type Keyring struct {
 	// data key reached MaxSealsPerKey and was rotated by a seal, so that
 	// the caller rewraps what the old version sealed.
 	OnAutoRotate func(tenant string, retired, current uint32)
+	// TenantKEK, when set, returns the master key of a tenant that has
+	// one of its own (bring-your-own-key), nil for one that uses the
+	// instance's. Its failure fails that tenant only.
+	TenantKEK func(ctx context.Context, tenant string) (Wrapper, error)
 
 	store KeyStore
 	kek   Wrapper
@@ -73,6 +77,8 @@ type Keyring struct {
 	mu      sync.Mutex
 	tenants map[string]*TenantKeys
 	outage  outage
+	own     map[string]bool   // tenants seen with a master key of their own
+	failing map[string]string // such tenants whose last load failed
 }
 
 // New returns a keyring that keeps tenant keys in store, wrapped by kek.
@@ -82,6 +88,8 @@ func New(store KeyStore, kek Wrapper) *Keyring {
 		store:   store,
 		kek:     kek,
 		tenants: make(map[string]*TenantKeys),
+		own:     make(map[string]bool),
+		failing: make(map[string]string),
 	}
 }
 
@@ -138,7 +146,11 @@ func (k *Keyring) newKey(ctx context.Context, tenant string, p lethe.KeyPurpose,
 	// crypto/rand: the operating system's CSPRNG; it does not fail on
 	// supported platforms (Go 1.24+).
 	rand.Read(secret)
-	wrapped, kekID, err := k.kek.Wrap(ctx, secret)
+	kek, err := k.wrapperFor(ctx, tenant)
+	if err != nil {
+		return nil, nil, err
+	}
+	wrapped, kekID, err := kek.Wrap(ctx, secret)
 	if err != nil {
 		return nil, nil, fmt.Errorf("wrap %s key v%d of %s: %w", p, version, tenant, err)
 	}
@@ -164,11 +176,10 @@ func (k *Keyring) Tenant(ctx context.Context, tenant string) (*TenantKeys, error
 		return k.cached(ctx, t)
 	}
 	t, err := k.load(ctx, tenant)
+	k.note(tenant, err)
 	if err != nil {
-		k.noteOutage(err)
 		return nil, err
 	}
-	k.noteOutage(nil)
 	// Two callers may have loaded at once: keep the first, so that every
 	// caller shares one seal count per key.
 	k.mu.Lock()
@@ -243,6 +254,10 @@ func (k *Keyring) load(ctx context.Context, tenant string) (*TenantKeys, error) 
 	if len(wrapped) == 0 {
 		return nil, fmt.Errorf("keys of tenant %s: %w", tenant, lethe.ErrNotFound)
 	}
+	kek, err := k.wrapperFor(ctx, tenant)
+	if err != nil {
+		return nil, err
+	}
 	t := &TenantKeys{kr: k, tenant: tenant, data: make(map[uint32]*dataKey)}
 	var indexV, receiptV uint32
 	for _, w := range wrapped {
@@ -254,7 +269,7 @@ func (k *Keyring) load(ctx context.Context, tenant string) (*TenantKeys, error) 
 		if w.Tenant != tenant {
 			return nil, fmt.Errorf("keys of %s: store returned a key of tenant %q: %w", tenant, w.Tenant, lethe.ErrCrypto)
 		}
-		secret, err := k.kek.Unwrap(ctx, w.Wrapped, w.KEKID)
+		secret, err := kek.Unwrap(ctx, w.Wrapped, w.KEKID)
 		if err != nil {
 			return nil, fmt.Errorf("tenant %s: unwrap %s key v%d: %w", tenant, w.Purpose, w.Version, err)
 		}

@@ -87,11 +87,13 @@ type MasterOptions struct {
 //	file:///abs/path/master.key, file:relative/master.key, or a bare path
 //	vault://HOST:PORT/MOUNT/KEY[?ca_cert=FILE]   Vault or OpenBao transit over TLS
 //	vault+http://127.0.0.1:8200/MOUNT/KEY        plain HTTP, loopback only
+//	awskms://KEY_ID?region=R[&endpoint=URL]      AWS KMS (OpenCloudKMS)
+//	gcpkms://..., azurekeyvault://...            with -tags cloudkms
 //
 // It only opens: it does not prove the key is the one the data was made
-// with (Knows, and an unwrap of a stored key, do that). Cloud KMS URLs
-// (awskms://, gcpkms://, azurekeyvault://) are refused with a message
-// naming what this build supports.
+// with (Knows, and an unwrap of a stored key, do that). A cloud scheme
+// whose driver is not compiled in is refused with a message naming the
+// build tag.
 func OpenMaster(ctx context.Context, raw string, opts MasterOptions) (Master, bool, error) {
 	scheme, rest, ok := strings.Cut(raw, "://")
 	if !ok {
@@ -110,10 +112,11 @@ func OpenMaster(ctx context.Context, raw string, opts MasterOptions) (Master, bo
 		}
 		m, err := OpenTransit(ctx, u, opts)
 		return m, false, err
-	case "awskms", "gcpkms", "azurekeyvault", "hashivault":
-		return nil, false, fmt.Errorf("master key URL: %s:// is not built into this binary (supported: file://, vault://, vault+http://): %w", scheme, lethe.ErrInvalid)
+	case "awskms", "gcpkms", "azurekeyvault":
+		m, err := OpenCloudKMS(ctx, raw, opts)
+		return m, false, err
 	}
-	return nil, false, fmt.Errorf("master key URL: unknown scheme %q (supported: file://, vault://, vault+http://): %w", scheme, lethe.ErrInvalid)
+	return nil, false, fmt.Errorf("master key URL: unknown scheme %q (supported: file://, vault://, vault+http://, awskms://; gcpkms:// and azurekeyvault:// with -tags %s): %w", scheme, cloudBuildTag, lethe.ErrInvalid)
 }
 
 func openFileURL(path string, opts MasterOptions) (Master, bool, error) {

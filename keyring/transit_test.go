@@ -167,8 +167,8 @@ func TestTransit_ErrorKinds(t *testing.T) {
 			_, _, err := OpenMaster(ctx, "vault+http://192.0.2.1:8200/transit/lethe", MasterOptions{VaultToken: "x"})
 			return err
 		}, lethe.ErrInvalid},
-		{"cloud kms not built in", func() error {
-			_, _, err := OpenMaster(ctx, "awskms://alias/lethe?region=eu-central-1", MasterOptions{})
+		{"unknown scheme", func() error {
+			_, _, err := OpenMaster(ctx, "hsm://alias/lethe", MasterOptions{})
 			return err
 		}, lethe.ErrInvalid},
 	}

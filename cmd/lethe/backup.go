@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -29,14 +30,26 @@ type backupFlags struct {
 
 func (f *backupFlags) register(cmd *cobra.Command, env envFunc) {
 	f.df.register(cmd, env)
-	cmd.Flags().StringVar(&f.dir, "backups", env.or("LETHE_BACKUPS", "./lethe-backups"), "folder holding the backups, one folder each [$LETHE_BACKUPS]")
+	cmd.Flags().StringVar(&f.dir, "backups", env.or("LETHE_BACKUPS", "./lethe-backups"), "where the backups are: a folder (one folder each), or s3://BUCKET[/PREFIX]?region=R[&endpoint=URL&use_path_style=true] (AWS SDK credentials) [$LETHE_BACKUPS]")
 	cmd.Flags().BoolVar(&f.json, "json", false, "print JSON")
 }
 
 // key reads the master key of the data folder without opening the
 // database: a server may be running on it. For an existing database it
 // must be the key the data was created with.
-func (f *backupFlags) key() (*keyring.FileKEK, error) {
+func (f *backupFlags) key(ctx context.Context) (keyring.Wrapper, error) {
+	if _, isFile := f.df.fileKey(); !isFile {
+		// A KMS master key (--master-key): opened, and checked against
+		// the data's, as by every data command.
+		m, err := f.df.openMaster(ctx, false, f.df.dir, slog.New(slog.DiscardHandler))
+		if err != nil {
+			return nil, err
+		}
+		if id, err := sqlite.PeekMeta(f.df.dbPath(), metaKEKID); err == nil && !m.Knows(string(id)) {
+			return nil, fmt.Errorf("%w: %s is not the master key the data in %s was created with (%s)", keyring.ErrWrongMasterKey, m.Describe(), f.df.dir, id)
+		}
+		return m, nil
+	}
 	kek, err := keyring.OpenKeyFile(f.df.keyPath())
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w: key file %s not found; backups are wrapped by the master key", errKey, f.df.keyPath())
@@ -109,7 +122,9 @@ manager log and the erasure journal, taken online (a server may keep
 running), each file encrypted with AES-256-GCM under a new backup key that
 the master key wraps, with SHA-256 sums in the backup's manifest.json. They
 are written to --backups (default ./lethe-backups), one folder per backup,
-named by its time (UTC). Keep the master key file apart from the backups:
+named by its time (UTC), or to an S3-compatible bucket
+(--backups 's3://BUCKET/PREFIX?region=R', endpoint=URL for MinIO and
+others; credentials from the AWS SDK's environment, profile or role). Keep the master key file apart from the backups:
 a backup cannot be read without it.
 
 "restore" writes a backup into a data folder without a database. The next
@@ -136,7 +151,7 @@ func backupCreateCmd(env envFunc) *cobra.Command {
 			if _, err := os.Stat(f.df.dbPath()); err != nil {
 				return withKind(lethe.ErrNotFound, "no Lethe data in %s", f.df.dir)
 			}
-			kek, err := f.key()
+			kek, err := f.key(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -215,7 +230,7 @@ func backupVerifyCmd(env envFunc) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			kek, err := f.key()
+			kek, err := f.key(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -256,9 +271,14 @@ before it serves, and logs the counts.`,
 			if err != nil {
 				return err
 			}
-			kek, err := keyring.OpenKeyFile(f.df.keyPath())
-			if err != nil {
-				return fmt.Errorf("%w: %v", errKey, err)
+			var kek keyring.Wrapper
+			if _, isFile := f.df.fileKey(); isFile {
+				kek, err = keyring.OpenKeyFile(f.df.keyPath())
+				if err != nil {
+					return fmt.Errorf("%w: %v", errKey, err)
+				}
+			} else if kek, err = f.df.openMaster(cmd.Context(), false, f.df.dir, slog.New(slog.DiscardHandler)); err != nil {
+				return err
 			}
 			// Without a journal in the folder, the newest backup's copy is
 			// the most complete one left: it knows the erasures up to

@@ -23,7 +23,7 @@ type backupSchedule struct {
 
 func (b *backupSchedule) register(fs *pflag.FlagSet, env envFunc) {
 	fs.Var(intervalVar(&b.every, 0), "backup-every", "take an encrypted backup this often, e.g. 24h or 1d (0: none) into --backups")
-	fs.StringVar(&b.dir, "backups", env.or("LETHE_BACKUPS", "./lethe-backups"), "folder of the scheduled backups [$LETHE_BACKUPS]")
+	fs.StringVar(&b.dir, "backups", env.or("LETHE_BACKUPS", "./lethe-backups"), "folder or s3://BUCKET[/PREFIX]?region=R URL of the scheduled backups [$LETHE_BACKUPS]")
 	fs.Var(intervalVar(&b.maxAge, backup.DefaultMaxAge), "backup-max-age", "scheduled backups older than this are pruned after each new one (C10: 60d)")
 }
 

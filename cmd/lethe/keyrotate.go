@@ -41,9 +41,10 @@ func keysRotateCmd(env envFunc) *cobra.Command {
 		df     dataFlags
 		sc     scopeFlags
 		noWait bool
+		to     string
 	)
 	cmd := &cobra.Command{
-		Use:   "rotate --master | --tenant T",
+		Use:   "rotate --master [--to URL] | --tenant T",
 		Short: "Create a new master key or data key version and rewrap onto it",
 		Long: `Create a new version of the master key (--master: a new line in the key
 file, a new Vault transit key version) or of a tenant's data key (--tenant
@@ -56,6 +57,12 @@ interrupted rewrap resumes with "lethe keys rewrap", or by itself at the
 next start of lethe serve. --no-wait only rotates (lethe serve, or "lethe
 keys rewrap", then does the rewrap).
 
+A cloud KMS master key (awskms://...) rotates inside its service, which
+keeps old wraps opening without Lethe; to move to another key, name it
+with --to (a key of the same service), and start later runs with
+--master-key set to it. Until the rewrap has ended, both keys must stay
+usable by Lethe's credentials.
+
 A data key also rotates by itself before it has sealed 2^30 values (the
 cap that keeps random GCM nonces far below NIST's 2^32), and is rewrapped
 the same way. "lethe keys status" shows what each version still holds;
@@ -65,11 +72,26 @@ the same way. "lethe keys status" shows what each version still holds;
 			if err := sc.check(); err != nil {
 				return err
 			}
+			if to != "" && !sc.master {
+				return fmt.Errorf("%w: --to names a new master key; it goes with --master", errUsage)
+			}
 			return withData(cmd, &df, func(ctx context.Context, o *opened) error {
 				if sc.master {
-					id, err := o.eng.RotateMasterKey(ctx, operator())
+					rotate := func() (string, error) { return o.eng.RotateMasterKey(ctx, operator()) }
+					if to != "" {
+						rotate = func() (string, error) { return o.eng.RotateMasterKeyTo(ctx, operator(), to) }
+					}
+					id, err := rotate()
 					if err != nil {
 						return err
+					}
+					// The erasure journal's key moves at once: a cloud
+					// KMS master names only the new key at the next
+					// start, which must open the journal to resume.
+					if o.journal != nil {
+						if err := o.journal.Rekey(ctx, o.kek); err != nil {
+							return err
+						}
 					}
 					fmt.Fprintf(cmd.ErrOrStderr(), "master key rotated: new writes use %s\n", id)
 				} else {
@@ -89,6 +111,7 @@ the same way. "lethe keys status" shows what each version still holds;
 	df.register(cmd, env)
 	sc.register(cmd)
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "rotate only; leave the rewrap to lethe serve or lethe keys rewrap")
+	cmd.Flags().StringVar(&to, "to", "", "with --master on a cloud KMS key: the URL of the key to move to (awskms://NEW_KEY?region=...)")
 	return cmd
 }
 

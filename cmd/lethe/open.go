@@ -48,7 +48,7 @@ func (f *dataFlags) register(cmd *cobra.Command, env envFunc) {
 	cmd.Flags().StringVar(&f.keyFile, "master-key-file", env("LETHE_MASTER_KEY_FILE"), "master key file (default DATA/master.key) [$LETHE_MASTER_KEY_FILE]")
 	cmd.Flags().StringVar(&f.policy, "policy", env("LETHE_POLICY"), "an application policy file (YAML) used beside the packs [$LETHE_POLICY]")
 	cmd.Flags().StringVar(&f.dbURL, "database-url", "", "PostgreSQL database (postgres://USER:PASSWORD@HOST:PORT/DB) instead of DATA/lethe.db; several instances may share it [$LETHE_DATABASE_URL]")
-	cmd.Flags().StringVar(&f.masterKey, "master-key", env("LETHE_MASTER_KEY"), "master key provider URL: file:///PATH, vault://HOST:PORT/MOUNT/KEY[?ca_cert=FILE] (token from $VAULT_TOKEN, or AppRole $VAULT_ROLE_ID and $VAULT_SECRET_ID), vault+http://127.0.0.1:PORT/MOUNT/KEY; default the key file [$LETHE_MASTER_KEY]")
+	cmd.Flags().StringVar(&f.masterKey, "master-key", env("LETHE_MASTER_KEY"), "master key provider URL: file:///PATH, vault://HOST:PORT/MOUNT/KEY[?ca_cert=FILE] (token from $VAULT_TOKEN, or AppRole $VAULT_ROLE_ID and $VAULT_SECRET_ID), vault+http://127.0.0.1:PORT/MOUNT/KEY, awskms://KEY_ID?region=R[&endpoint=URL] (AWS SDK credentials); default the key file [$LETHE_MASTER_KEY]")
 	f.dbURLEnv = env("LETHE_DATABASE_URL")
 	f.vault = keyring.MasterOptions{VaultToken: env("VAULT_TOKEN"), VaultRoleID: env("VAULT_ROLE_ID"),
 		VaultSecretID: env("VAULT_SECRET_ID"), VaultNamespace: env("VAULT_NAMESPACE")}
@@ -113,6 +113,17 @@ func (f *dataFlags) openMaster(ctx context.Context, create bool, where string, l
 		return nil, fmt.Errorf("%w: %v", errKey, err)
 	}
 	return m, nil
+}
+
+// openTenantMaster opens a tenant's own master key URL (lethe tenants
+// set-key) with the same credentials as the instance's; a key file is
+// never created for it: the tenant brings the key.
+func (f *dataFlags) openTenantMaster(ctx context.Context, url string) (keyring.Wrapper, error) {
+	m, _, err := keyring.OpenMaster(ctx, url, f.vault)
+	if err != nil && !errors.Is(err, lethe.ErrUnavailable) && !errors.Is(err, keyring.ErrWrongMasterKey) && !errors.Is(err, lethe.ErrInvalid) {
+		return nil, fmt.Errorf("%w: %v", errKey, err)
+	}
+	return m, err
 }
 
 // databaseURL is the PostgreSQL database to use, "" for SQLite.
@@ -225,7 +236,7 @@ func (f *dataFlags) open(ctx context.Context, create bool, log *slog.Logger) (*o
 		j.Close()
 		return nil, err
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: journal.Wrap(st, j, nil), KEK: kek, Extra: extra, Logger: log})
+	eng, err := engine.New(ctx, engine.Config{Store: journal.Wrap(st, j, nil), KEK: kek, Extra: extra, Logger: log, OpenTenantMaster: f.openTenantMaster})
 	if err != nil {
 		st.Close()
 		j.Close()
@@ -275,7 +286,7 @@ func (f *dataFlags) openPostgres(ctx context.Context, dsn string, create bool, e
 		st.Close()
 		return nil, err
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Extra: extra, Logger: log})
+	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Extra: extra, Logger: log, OpenTenantMaster: f.openTenantMaster})
 	if err != nil {
 		st.Close()
 		return nil, err

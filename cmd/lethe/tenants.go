@@ -22,6 +22,7 @@ the API's /v1/tenants does, without a server. Creating a tenant is audited
 in its security log under the actor "cli:<user>".`,
 	}
 	cmd.AddCommand(tenantsCreateCmd(env), tenantsListCmd(env), tenantsShowCmd(env))
+	cmd.AddCommand(tenantsSetKeyCmd(env))
 	return cmd
 }
 
