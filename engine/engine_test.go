@@ -62,17 +62,24 @@ type testEnv struct {
 // keeps the engine's default batch size.
 func newTestEnv(t *testing.T, sweepBatch int) *testEnv {
 	t.Helper()
-	ctx := context.Background()
-	clock := &testClock{t: testStart}
-	st := openTestStore(t, clock.Now)
 	master := make([]byte, 32)
 	rand.Read(master)
 	kek, err := keyring.NewFileKEK(master)
 	if err != nil {
-		st.Close()
 		t.Fatal(err)
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Now: clock.Now, SweepBatch: sweepBatch})
+	return newEnvWith(t, engine.Config{KEK: kek, SweepBatch: sweepBatch})
+}
+
+// newEnvWith opens a fresh store at testStart and an engine on it with
+// cfg (its KEK set; Store and Now are filled in), closed when t ends.
+func newEnvWith(t *testing.T, cfg engine.Config) *testEnv {
+	t.Helper()
+	ctx := context.Background()
+	clock := &testClock{t: testStart}
+	st := openTestStore(t, clock.Now)
+	cfg.Store, cfg.Now = st, clock.Now
+	eng, err := engine.New(ctx, cfg)
 	if err != nil {
 		st.Close()
 		t.Fatal(err)
@@ -83,7 +90,7 @@ func newTestEnv(t *testing.T, sweepBatch int) *testEnv {
 			t.Errorf("close store: %v", err)
 		}
 	})
-	return &testEnv{t: t, ctx: ctx, clock: clock, store: st, eng: eng, kek: kek}
+	return &testEnv{t: t, ctx: ctx, clock: clock, store: st, eng: eng, kek: cfg.KEK}
 }
 
 // secondEngine starts another engine on the same store and clock, as a

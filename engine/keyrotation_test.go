@@ -2,7 +2,6 @@ package engine_test
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -20,27 +19,13 @@ import (
 // held in memory), so that the master key can rotate too.
 func newRotationEnv(t *testing.T, maxSeals uint64) (*testEnv, *keyring.FileMaster) {
 	t.Helper()
-	ctx := context.Background()
-	clock := &testClock{t: testStart}
-	st := openTestStore(t, clock.Now)
 	key := make([]byte, 32)
 	rand.Read(key)
 	m, err := keyring.NewFileMaster(key)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: m, Now: clock.Now, MaxSealsPerKey: maxSeals})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		eng.Close()
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	return &testEnv{t: t, ctx: ctx, clock: clock, store: st, eng: eng, kek: m}, m
+	return newEnvWith(t, engine.Config{KEK: m, MaxSealsPerKey: maxSeals}), m
 }
 
 func currentOnly(t *testing.T, st *engine.TenantKeyStatus) {

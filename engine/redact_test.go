@@ -1,7 +1,6 @@
 package engine_test
 
 import (
-	"context"
 	"crypto/rand"
 	"encoding/json"
 	"errors"
@@ -29,27 +28,13 @@ func newRedactEnv(t *testing.T) *testEnv {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx := context.Background()
-	clock := &testClock{t: testStart}
-	st := openTestStore(t, clock.Now)
 	master := make([]byte, 32)
 	rand.Read(master)
 	kek, err := keyring.NewFileKEK(master)
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Now: clock.Now, Extra: p})
-	if err != nil {
-		st.Close()
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		eng.Close()
-		if err := st.Close(); err != nil {
-			t.Errorf("close store: %v", err)
-		}
-	})
-	return &testEnv{t: t, ctx: ctx, clock: clock, store: st, eng: eng, kek: kek}
+	return newEnvWith(t, engine.Config{KEK: kek, Extra: p})
 }
 
 // The sweep anonymizes a review: its texts stay with the personal data
