@@ -238,11 +238,18 @@ func (s *Store) PutKey(ctx context.Context, k *lethe.WrappedKey) error {
 // Keys returns every key of a tenant, oldest version first (and by purpose
 // within a version).
 func (s *Store) Keys(ctx context.Context, tenant string) ([]*lethe.WrappedKey, error) {
-	rows, err := s.query(ctx,
-		`SELECT tenant, purpose, version, kek_id, wrapped, created_at, retired
-		 FROM keys WHERE tenant = ? ORDER BY version, purpose`, tenant)
+	out, err := s.keysWhere(ctx, "WHERE tenant = ? ORDER BY version, purpose", tenant)
 	if err != nil {
 		return nil, fmt.Errorf("keys of %s: %w", tenant, err)
+	}
+	return out, nil
+}
+
+// keysWhere reads the wrapped keys a WHERE/ORDER BY clause selects.
+func (s *Store) keysWhere(ctx context.Context, clause string, args ...any) ([]*lethe.WrappedKey, error) {
+	rows, err := s.query(ctx, `SELECT tenant, purpose, version, kek_id, wrapped, created_at, retired FROM keys `+clause, args...)
+	if err != nil {
+		return nil, err
 	}
 	defer rows.Close()
 	var out []*lethe.WrappedKey
@@ -254,15 +261,13 @@ func (s *Store) Keys(ctx context.Context, tenant string) ([]*lethe.WrappedKey, e
 			at      int64
 		)
 		if err := rows.Scan(&k.Tenant, &purpose, &version, &k.KEKID, &k.Wrapped, &at, &k.Retired); err != nil {
-			return nil, fmt.Errorf("keys of %s: %w", tenant, mapErr(err))
+			return nil, mapErr(err)
 		}
-		k.Purpose = lethe.KeyPurpose(purpose)
-		k.Version = uint32(version)
-		k.Created = fromMillis(at)
+		k.Purpose, k.Version, k.Created = lethe.KeyPurpose(purpose), uint32(version), fromMillis(at)
 		out = append(out, &k)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("keys of %s: %w", tenant, mapErr(err))
+		return nil, mapErr(err)
 	}
 	return out, nil
 }

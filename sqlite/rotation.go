@@ -13,29 +13,9 @@ var _ lethe.KeyRotationStore = (*Store)(nil)
 
 // AllKeys returns every tenant's wrapped keys.
 func (s *Store) AllKeys(ctx context.Context) ([]*lethe.WrappedKey, error) {
-	rows, err := s.query(ctx,
-		`SELECT tenant, purpose, version, kek_id, wrapped, created_at, retired
-		 FROM keys ORDER BY tenant, purpose, version`)
+	out, err := s.keysWhere(ctx, "ORDER BY tenant, purpose, version")
 	if err != nil {
 		return nil, fmt.Errorf("all keys: %w", err)
-	}
-	defer rows.Close()
-	var out []*lethe.WrappedKey
-	for rows.Next() {
-		var (
-			k       lethe.WrappedKey
-			purpose string
-			version int64
-			at      int64
-		)
-		if err := rows.Scan(&k.Tenant, &purpose, &version, &k.KEKID, &k.Wrapped, &at, &k.Retired); err != nil {
-			return nil, fmt.Errorf("all keys: %w", mapErr(err))
-		}
-		k.Purpose, k.Version, k.Created = lethe.KeyPurpose(purpose), uint32(version), fromMillis(at)
-		out = append(out, &k)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("all keys: %w", mapErr(err))
 	}
 	return out, nil
 }
