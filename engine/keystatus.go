@@ -40,6 +40,15 @@ func (e *Engine) TenantKeyStatus(ctx context.Context, tenant string) (*TenantKey
 	if err != nil {
 		return nil, err
 	}
+	// The job is read before the counts: a rewrap that finishes in between
+	// then shows as running beside counts already moved, never as done
+	// beside counts from before it.
+	st := &TenantKeyStatus{Tenant: tenant}
+	if j, err := e.RewrapStatus(ctx, ScopeTenant, tenant); err == nil {
+		st.Rewrap = j
+	} else if !errors.Is(err, lethe.ErrNotFound) {
+		return nil, err
+	}
 	values, err := e.valueVersions(ctx, tenant)
 	if err != nil {
 		return nil, err
@@ -48,15 +57,9 @@ func (e *Engine) TenantKeyStatus(ctx context.Context, tenant string) (*TenantKey
 	if err != nil {
 		return nil, err
 	}
-	st := &TenantKeyStatus{Tenant: tenant}
 	for _, v := range keys.Versions() {
 		st.Versions = append(st.Versions, DataKeyVersion{Version: v.Version, Current: v.Current, Retired: v.Retired,
 			Values: values[v.Version], AuditEntries: entries[v.Version]})
-	}
-	if j, err := e.RewrapStatus(ctx, ScopeTenant, tenant); err == nil {
-		st.Rewrap = j
-	} else if !errors.Is(err, lethe.ErrNotFound) {
-		return nil, err
 	}
 	return st, nil
 }
@@ -84,6 +87,13 @@ func (e *Engine) MasterKeyStatus(ctx context.Context) (*MasterKeyStatus, error) 
 	if err != nil {
 		return nil, err
 	}
+	st := &MasterKeyStatus{}
+	// The job before the counts, as in TenantKeyStatus.
+	if j, err := e.RewrapStatus(ctx, ScopeMaster, ""); err == nil {
+		st.Rewrap = j
+	} else if !errors.Is(err, lethe.ErrNotFound) {
+		return nil, err
+	}
 	counts := map[string]int64{}
 	keys, err := rs.AllKeys(ctx)
 	if err != nil {
@@ -98,7 +108,6 @@ func (e *Engine) MasterKeyStatus(ctx context.Context) (*MasterKeyStatus, error) 
 	if id, ok := e.consoleKeyKEK(ctx); ok {
 		counts[id]++
 	}
-	st := &MasterKeyStatus{}
 	ids := []string{e.kek.ID()}
 	if m, ok := e.kek.(keyring.Master); ok {
 		st.Provider = m.Describe()
@@ -120,11 +129,6 @@ func (e *Engine) MasterKeyStatus(ctx context.Context) (*MasterKeyStatus, error) 
 	sort.Strings(unknown)
 	for _, id := range unknown {
 		st.Versions = append(st.Versions, MasterKeyVersion{ID: id, WrappedKeys: counts[id]})
-	}
-	if j, err := e.RewrapStatus(ctx, ScopeMaster, ""); err == nil {
-		st.Rewrap = j
-	} else if !errors.Is(err, lethe.ErrNotFound) {
-		return nil, err
 	}
 	return st, nil
 }
