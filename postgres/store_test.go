@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/lethe-privacy/lethe"
@@ -51,4 +52,50 @@ func openDSN(t testing.TB, dsn string) *postgres.Store {
 
 func TestStoreConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) lethe.Store { return openTemp(t) })
+}
+
+// TestOpen_PoolSize: without a size in Options or the DSN the pool holds
+// DefaultMaxConns; the DSN's pool_max_conns (URL or keyword/value) and
+// Options.MaxConns win, in that order of precedence reversed.
+func TestOpen_PoolSize(t *testing.T) {
+	dsn := migratedDSN(t)
+	sep := "?"
+	if strings.Contains(dsn, "?") {
+		sep = "&"
+	}
+	for _, tc := range []struct {
+		name string
+		dsn  string
+		opt  int32
+		want int32
+	}{
+		{"default", dsn, 0, postgres.DefaultMaxConns},
+		{"dsn", dsn + sep + "pool_max_conns=3", 0, 3},
+		{"options over dsn", dsn + sep + "pool_max_conns=3", 5, 5},
+	} {
+		s, err := postgres.Open(t.Context(), tc.dsn, postgres.Options{MaxConns: tc.opt})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if got := s.PoolSize(); got != tc.want {
+			t.Errorf("%s: pool size %d, want %d", tc.name, got, tc.want)
+		}
+		s.Close()
+	}
+}
+
+func TestHasPoolMaxConns(t *testing.T) {
+	for dsn, want := range map[string]bool{
+		"postgres://u@h/db":                                    false,
+		"postgres://u@h/db?pool_max_conns=9":                   true,
+		"postgresql://u@h/db?sslmode=disable&pool_max_conns=2": true,
+		"host=h dbname=db":                                     false,
+		"host=h pool_max_conns=4":                              true,
+		"host=h pool_max_conns = 4":                            true,
+		"host=h application_name=pool_max_conns_x":             false,
+	} {
+		if got := postgres.HasPoolMaxConns(dsn); got != want {
+			t.Errorf("%q: %v, want %v", dsn, got, want)
+		}
+	}
 }
