@@ -42,6 +42,10 @@ func TestRedactOnWrite_MessageOverHTTPLeavesNoCanary(t *testing.T) {
 	const tenant = "chatlog"
 	key := ts.tenant(tenant)
 
+	colls := ts.must(200, ts.do(key, "GET", "/v1/tenants/"+tenant+"/collections", nil))
+	if !strings.Contains(string(colls.body), `"name":"text","type":"text","pii":true,"redact_on_write":"tag"`) {
+		t.Errorf("the collections schema does not say that text is redacted on write: %s", colls.body)
+	}
 	path := "/v1/tenants/" + tenant + "/collections/chat_messages/records"
 	text := "Bitte an " + cs.email + " schreiben oder " + cs.phone + " anrufen."
 	want := jsonText("Bitte an <EMAIL> schreiben oder <PHONE> anrufen.")
