@@ -11,7 +11,7 @@ import (
 	"github.com/lethe-privacy/lethe/policy"
 )
 
-// TestRedactOnWrite_MessageOverHTTPLeavesNoCanary creates, over HTTP on
+// TestCanary_RedactedOnWriteMessageLeavesNoCanary creates, over HTTP on
 // loopback, a chat message whose text holds a canary e-mail and phone in
 // a collection redacted on write (testdata/redact_on_write_policy.yaml).
 // The answer and a read show the redacted text and the types found, never
@@ -19,7 +19,7 @@ import (
 // the sealed findings do decrypt to them (so the scan can see them); the
 // e-mail finds the message through GET .../subjects; an erasure by the
 // e-mail removes it, and afterwards no sealed value holds a canary either.
-func TestRedactOnWrite_MessageOverHTTPLeavesNoCanary(t *testing.T) {
+func TestCanary_RedactedOnWriteMessageLeavesNoCanary(t *testing.T) {
 	ctx := t.Context()
 	data, err := os.ReadFile("testdata/redact_on_write_policy.yaml")
 	if err != nil {
