@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"slices"
@@ -242,4 +243,19 @@ func keysOf(m map[string][]byte) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// A client cannot write findings of its own: the reserved name is no
+// field of the collection.
+func TestRedactOnWrite_RefusesFindingsFromTheClient(t *testing.T) {
+	e := newRedactOnWriteEnv(t)
+	_, err := e.eng.Put(e.ctx, "t1", "chat_messages", []engine.NewRecord{{Fields: map[string]any{
+		"text": "hallo", "text.~redacted": []any{map[string]any{"type": "EMAIL", "value": "someone@example.com"}},
+	}}})
+	if !errors.Is(err, lethe.ErrInvalid) {
+		t.Fatalf("put with findings: %v, want ErrInvalid", err)
+	}
+	if docs, _ := e.eng.FindSubject(e.ctx, "t1", map[string]string{"email": "someone@example.com"}); len(docs) != 0 {
+		t.Errorf("an injected finding is indexed: %d records", len(docs))
+	}
 }
