@@ -31,6 +31,9 @@ type ExportDoc struct {
 	UpdatedAt  time.Time      `json:"updated_at"`
 	State      lethe.State    `json:"state"`
 	Fields     map[string]any `json:"fields"`
+	// Redacted holds the values taken out of the texts redacted on write,
+	// by field: the person has a right to them (GDPR Art. 15).
+	Redacted map[string][]Found `json:"redacted,omitempty"`
 }
 
 func exportAD(tenant, request string, index int) keyring.AD {
@@ -52,6 +55,7 @@ func (r *RequestRunner) exportBatch(ctx context.Context, run *jobRun, recs []*le
 		if err != nil {
 			return fmt.Errorf("export %s/%s: %w", rec.Collection, rec.ID, err)
 		}
+		found := exportFindings(run.keys, run.reach, rec, takeFindings(fields))
 		if run.reach != nil && !run.reach.owns(rec) {
 			// Someone else's record that names the subject only in a list
 			// (an additional contact person of another customer's
@@ -60,7 +64,7 @@ func (r *RequestRunner) exportBatch(ctx context.Context, run *jobRun, recs []*le
 			fields = ownItems(run, run.ts.set.Collection(rec.Collection), fields)
 		}
 		docs = append(docs, ExportDoc{Collection: rec.Collection, ID: rec.ID, Origin: rec.Origin, CreatedAt: rec.CreatedAt,
-			UpdatedAt: rec.UpdatedAt, State: rec.State, Fields: fields})
+			UpdatedAt: rec.UpdatedAt, State: rec.State, Fields: fields, Redacted: found})
 	}
 	if j.DryRun {
 		return nil

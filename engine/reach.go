@@ -54,7 +54,24 @@ func (rc *reach) has(s lethe.Subject) bool {
 
 // owns reports whether a top-level identifier or link of the record is in
 // the reach.
+//
+// A value found in a text redacted on write counts too: the message is
+// erased or exported whole, as the subject's, rather than rewritten like
+// a list that names them among others.
 func (rc *reach) owns(rec *lethe.Record) bool {
+	for _, s := range rec.Subjects {
+		_, found := findingsField(s.Field)
+		if (found || !strings.Contains(s.Field, ".")) && rc.has(s) {
+			return true
+		}
+	}
+	return false
+}
+
+// ownsDirectly reports whether the record is the subject's through a
+// top-level identifier of its own, not only through a value found in its
+// text.
+func (rc *reach) ownsDirectly(rec *lethe.Record) bool {
 	for _, s := range rec.Subjects {
 		if !strings.Contains(s.Field, ".") && rc.has(s) {
 			return true

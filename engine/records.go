@@ -27,7 +27,11 @@ type Doc struct {
 	UpdatedAt  time.Time
 	State      lethe.State
 	Fields     map[string]any
-	Plan       lethe.Plan
+	// Redacted lists, for each field redacted on write, the types of what
+	// was taken out of its text (EMAIL, PHONE, ...), never the values:
+	// those are sealed apart and leave only in the subject's export.
+	Redacted map[string][]string
+	Plan     lethe.Plan
 }
 
 // maxFutureSkew bounds how far in the future an imported created_at may lie.
@@ -41,7 +45,7 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 		t = e.announcePut()
 		defer t.abandon()
 	}
-	_, c, err := e.collection(ctx, tenant, collection)
+	ts, c, err := e.collection(ctx, tenant, collection)
 	if err != nil {
 		return nil, err
 	}
@@ -51,6 +55,10 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 	}
 	if !retention.Enabled(c, s) {
 		return nil, fmt.Errorf("%w: tenant %s switched %s off; enable it in its settings first", lethe.ErrDisabled, tenant, collection)
+	}
+	a, err := e.writeAnalyzer(ts, c)
+	if err != nil {
+		return nil, err
 	}
 	keys, err := e.keys.Tenant(ctx, tenant)
 	if err != nil {
@@ -64,6 +72,9 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 	var invalid problems
 	for i, nr := range in {
 		r, fields, err := e.newRecord(c, tenant, nr, now)
+		if err == nil && a != nil {
+			err = redactOnWrite(c, a, fields)
+		}
 		if err == nil {
 			r.Plain, r.Sealed, err = sealFields(keys, c, r.Ref(), fields)
 		}
@@ -81,7 +92,8 @@ func (e *Engine) Put(ctx context.Context, tenant, collection string, in []NewRec
 		}
 		r.Plan = retention.Plan(c, s, planInput(r))
 		recs[i] = r
-		docs[i] = &Doc{ID: r.ID, Collection: collection, Origin: r.Origin, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Fields: fields, Plan: r.Plan}
+		found := takeFindings(fields)
+		docs[i] = &Doc{ID: r.ID, Collection: collection, Origin: r.Origin, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Fields: fields, Redacted: findingTypes(found), Plan: r.Plan}
 	}
 	if err := invalid.err(); err != nil {
 		return nil, err
@@ -222,13 +234,14 @@ func (e *Engine) doc(ctx context.Context, r *lethe.Record) (*Doc, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Doc{ID: r.ID, Collection: r.Collection, Origin: r.Origin, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Fields: fields, Plan: r.Plan}, nil
+	found := takeFindings(fields)
+	return &Doc{ID: r.ID, Collection: r.Collection, Origin: r.Origin, CreatedAt: r.CreatedAt, UpdatedAt: r.UpdatedAt, State: r.State, Fields: fields, Redacted: findingTypes(found), Plan: r.Plan}, nil
 }
 
 // Patch merges fields into a record (null removes a field) and re-plans
 // it: setting shipped_at, say, starts the marketplace rule's clock.
 func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[string]any) (*Doc, error) {
-	_, c, err := e.collection(ctx, ref.Tenant, ref.Collection)
+	ts, c, err := e.collection(ctx, ref.Tenant, ref.Collection)
 	if err != nil {
 		return nil, err
 	}
@@ -242,6 +255,15 @@ func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[strin
 	changed, err := checkFields(c, patch, "fields.")
 	if err != nil {
 		return nil, err
+	}
+	a, err := e.writeAnalyzer(ts, c)
+	if err != nil {
+		return nil, err
+	}
+	if a != nil {
+		if err := redactOnWrite(c, a, changed); err != nil {
+			return nil, err
+		}
 	}
 	r, err := e.store.Record(ctx, ref)
 	if err != nil {
@@ -275,6 +297,7 @@ func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[strin
 	for name := range patch {
 		delete(r.Plain, name)
 		delete(r.Sealed, name)
+		delete(r.Sealed, findingsKey(name)) // a new text brings its own
 	}
 	for k, v := range plain {
 		r.Plain[k] = v
@@ -292,7 +315,11 @@ func (e *Engine) Patch(ctx context.Context, ref lethe.RecordRef, patch map[strin
 	}
 	kept := r.Subjects[:0]
 	for _, sub := range r.Subjects {
-		if _, touched := patch[topField(sub.Field)]; !touched {
+		top := topField(sub.Field)
+		if name, found := findingsField(sub.Field); found {
+			top = name
+		}
+		if _, touched := patch[top]; !touched {
 			kept = append(kept, sub)
 		}
 	}

@@ -25,7 +25,8 @@ func sealFields(keys *keyring.TenantKeys, c *policy.Collection, ref lethe.Record
 		if f != nil && f.Type == policy.TypeVector {
 			continue // its own column: lethe.Record.Embedding
 		}
-		if f == nil || !f.IsPII() {
+		_, found := findingsField(name)
+		if !found && (f == nil || !f.IsPII()) {
 			plain[name] = v
 			continue
 		}
@@ -85,6 +86,11 @@ func subjectsOf(keys *keyring.TenantKeys, c *policy.Collection, fields map[strin
 	var out []lethe.Subject
 	var errs []error
 	for _, f := range c.Fields {
+		if f.RedactOnWrite != "" {
+			if v, ok := fields[findingsKey(f.Name)]; ok {
+				out = append(out, findingSubjects(keys, findingsKey(f.Name), v)...)
+			}
+		}
 		v, ok := fields[f.Name]
 		if !ok {
 			continue

@@ -29,6 +29,7 @@ func (e *Engine) SubjectKinds(ctx context.Context, tenant string) ([]string, err
 			}
 		}
 	}
+	withFindingKinds(seen, ts.set.Collections())
 	kinds := make([]string, 0, len(seen))
 	for k := range seen {
 		kinds = append(kinds, k)

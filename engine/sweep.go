@@ -353,6 +353,9 @@ func (e *Engine) anonymize(ctx context.Context, r *lethe.Record, now time.Time) 
 			fields[k] = v
 		}
 	}
+	// The values found in texts redacted on write go: they are the
+	// person's data, and the redacted texts no longer hold them.
+	takeFindings(fields)
 	anon := retention.AnonymizeWith(c, s, fields, e.anonymizeOptions(r, a, keys, uuid.NewString))
 	plain, sealed, err := sealFields(keys, c, r.Ref(), anon)
 	if err != nil {

@@ -170,13 +170,19 @@ func (c canarySet) fields(fs []*policy.Field, at time.Time, variant string) map[
 // line is kept, with a clock the test moves.
 func canaryServer(t *testing.T, dir string, kek *keyring.FileKEK, logs *canaryLog, clock *canaryClock) (*testServer, func()) {
 	t.Helper()
+	return canaryServerWith(t, dir, kek, logs, clock, nil)
+}
+
+// canaryServerWith is canaryServer whose tenants also use extra.
+func canaryServerWith(t *testing.T, dir string, kek *keyring.FileKEK, logs *canaryLog, clock *canaryClock, extra *policy.Policy) (*testServer, func()) {
+	t.Helper()
 	ctx := context.Background()
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	st, err := sqlite.Open(ctx, filepath.Join(dir, "lethe.db"), sqlite.Options{Now: clock.Now})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Now: clock.Now, Logger: log})
+	eng, err := engine.New(ctx, engine.Config{Store: st, KEK: kek, Now: clock.Now, Logger: log, Extra: extra})
 	if err != nil {
 		t.Fatal(err)
 	}

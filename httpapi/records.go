@@ -23,11 +23,13 @@ type recordJSON struct {
 	UpdatedAt  time.Time      `json:"updated_at"`
 	State      lethe.State    `json:"state"`
 	Fields     map[string]any `json:"fields"`
-	Plan       *planJSON      `json:"plan,omitempty"`
+	// Redacted: the types found in each field redacted on write.
+	Redacted map[string][]string `json:"redacted,omitempty"`
+	Plan     *planJSON           `json:"plan,omitempty"`
 }
 
 func toRecordJSON(d *engine.Doc) recordJSON {
-	rj := recordJSON{ID: d.ID, Collection: d.Collection, Origin: d.Origin, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, State: d.State, Fields: d.Fields}
+	rj := recordJSON{ID: d.ID, Collection: d.Collection, Origin: d.Origin, CreatedAt: d.CreatedAt, UpdatedAt: d.UpdatedAt, State: d.State, Fields: d.Fields, Redacted: d.Redacted}
 	if rj.Fields == nil {
 		rj.Fields = map[string]any{}
 	}

@@ -113,17 +113,19 @@ func (s *Server) patchTenant(w http.ResponseWriter, r *http.Request, p engine.Pr
 }
 
 type fieldJSON struct {
-	Name        string      `json:"name"`
-	Type        string      `json:"type"`
-	PII         bool        `json:"pii"`
-	Subject     string      `json:"subject,omitempty"`
-	Link        string      `json:"link,omitempty"`
-	Personal    bool        `json:"personal,omitempty"`
-	Unique      bool        `json:"unique,omitempty"`
-	Required    bool        `json:"required,omitempty"`
-	Anonymize   string      `json:"anonymize"`
-	Description string      `json:"description,omitempty"`
-	Items       []fieldJSON `json:"items,omitempty"`
+	Name     string `json:"name"`
+	Type     string `json:"type"`
+	PII      bool   `json:"pii"`
+	Subject  string `json:"subject,omitempty"`
+	Link     string `json:"link,omitempty"`
+	Personal bool   `json:"personal,omitempty"`
+	Unique   bool   `json:"unique,omitempty"`
+	Required bool   `json:"required,omitempty"`
+	// RedactOnWrite: the text is stored redacted (ADR 0025).
+	RedactOnWrite string      `json:"redact_on_write,omitempty"`
+	Anonymize     string      `json:"anonymize"`
+	Description   string      `json:"description,omitempty"`
+	Items         []fieldJSON `json:"items,omitempty"`
 }
 
 type periodJSON struct {
@@ -159,7 +161,7 @@ func toFieldsJSON(fs []*policy.Field) []fieldJSON {
 	out := make([]fieldJSON, 0, len(fs))
 	for _, f := range fs {
 		out = append(out, fieldJSON{Name: f.Name, Type: string(f.Type), PII: f.IsPII(), Subject: f.Subject, Link: f.Link, Personal: f.IsPersonal() && !f.IsPII(), Unique: f.Unique,
-			Required: f.Required, Anonymize: string(f.Anonymize), Description: f.Description, Items: toFieldsJSON(f.Items)})
+			Required: f.Required, RedactOnWrite: f.RedactOnWrite, Anonymize: string(f.Anonymize), Description: f.Description, Items: toFieldsJSON(f.Items)})
 	}
 	return out
 }

@@ -68,7 +68,7 @@ func (d *decoder) mark(obj any, key string, n *yaml.Node) {
 var (
 	policyKeys     = []string{"version", "name", "title", "description", "phone_region", "collections"}
 	collectionKeys = []string{"name", "title", "description", "requirement", "switchable", "enabled_by_default", "fields", "rules", "same_person", "kind", "dimension"}
-	fieldKeys      = []string{"name", "type", "description", "pii", "personal", "subject", "unique", "anonymize", "value", "keys", "items", "required", "link", "redact"}
+	fieldKeys      = []string{"name", "type", "description", "pii", "personal", "subject", "unique", "anonymize", "value", "keys", "items", "required", "link", "redact", "redact_on_write"}
 	ruleKeys       = []string{"name", "action", "basis", "period", "when", "reason"}
 	periodKeys     = []string{"default", "options", "max"}
 	conditionKeys  = []string{"origin", "present"}
@@ -309,6 +309,8 @@ func (d *decoder) field(n *yaml.Node) *Field {
 			f.Value = d.str(v, "value")
 		case "redact":
 			f.Redact = d.str(v, "redact")
+		case "redact_on_write":
+			f.RedactOnWrite = d.str(v, "redact_on_write")
 		case "keys":
 			f.Keys = d.strings(v, "keys", f, "keys")
 		case "items":

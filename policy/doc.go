@@ -303,6 +303,12 @@ func fieldPersonal(f *Field) string {
 	if f.Unique {
 		s += "; unique"
 	}
+	switch f.RedactOnWrite {
+	case RedactTag:
+		s += "; stored redacted (tags), the values found sealed apart"
+	case RedactMask:
+		s += "; stored redacted (masked), the values found sealed apart"
+	}
 	return s
 }
 

@@ -111,3 +111,30 @@ func lineWith(doc, sub string) string {
 	}
 	return ""
 }
+
+// A field redacted on write says so in the policy doc, with its mode.
+func TestWriteDoc_SaysWhichTextsAreStoredRedacted(t *testing.T) {
+	data, err := os.ReadFile("testdata/good/redact_on_write.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := Parse("redact_on_write.yaml", data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := p.Collection("chat_messages").Field("text"); f.RedactOnWrite != RedactTag {
+		t.Fatalf("redact_on_write = %q, want tag", f.RedactOnWrite)
+	}
+	var buf bytes.Buffer
+	if err := WriteDoc(&buf, p); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"| `text` | text | encrypted; stored redacted (tags), the values found sealed apart |",
+		"| `note` | text | encrypted; stored redacted (masked), the values found sealed apart |",
+	} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("doc lacks %q:\n%s", want, buf.String())
+		}
+	}
+}

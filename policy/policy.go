@@ -161,6 +161,13 @@ type Field struct {
 	// default), hash (<EMAIL:3f9a...>, keyed per tenant, so the same
 	// address is recognizable within the tenant) or mask (****).
 	Redact string `yaml:"redact"`
+	// RedactOnWrite (tag or mask) redacts the text before it is stored:
+	// the field holds only the text with its findings replaced, and the
+	// values found are sealed apart in the record, so that the subject's
+	// e-mail or phone in a chat message still finds the message (blind
+	// index) and goes with it into an export, but no read shows them.
+	// Empty: the text is stored as written. See ADR 0025.
+	RedactOnWrite string `yaml:"redact_on_write"`
 }
 
 // Rule is one retention rule of a collection.
@@ -257,3 +264,8 @@ const (
 
 // RedactModes lists the modes of OpRedact, the default first.
 var RedactModes = []string{RedactTag, RedactHash, RedactMask}
+
+// RedactOnWriteModes lists the modes of Field.RedactOnWrite. Hash is not
+// one: a writer could store a guessed address and read its keyed tag back,
+// which would make every hashed anonymized text of the tenant confirmable.
+var RedactOnWriteModes = []string{RedactTag, RedactMask}

@@ -256,6 +256,7 @@ func (v *validator) field(c *Collection, ctx string, f *Field, top bool) {
 	} else if f.Redact != "" && !slices.Contains(RedactModes, f.Redact) {
 		v.errorf(f, "redact", "%s: unknown redact mode %q (want one of %s)", ctx, f.Redact, strings.Join(RedactModes, ", "))
 	}
+	v.redactOnWrite(ctx, f, top)
 	if len(f.Keys) > 0 && op != OpDropKeys {
 		v.errorf(f, "keys", "%s: keys are only used by anonymize: drop_keys", ctx)
 	}
@@ -388,4 +389,27 @@ func list[T ~string](xs []T) string {
 		s[i] = string(x)
 	}
 	return strings.Join(s, ", ")
+}
+
+// redactOnWrite checks the option that stores a text redacted. The text
+// must be sealed, because what the analyzer misses (an unusual name) is
+// still personal data; and it must be a top-level free text that is no
+// identifier itself, since its findings are indexed under the field's
+// name and an identifier redacted away could no longer be found.
+func (v *validator) redactOnWrite(ctx string, f *Field, top bool) {
+	mode := f.RedactOnWrite
+	switch {
+	case mode == "":
+		return
+	case !slices.Contains(RedactOnWriteModes, mode):
+		v.errorf(f, "redact_on_write", "%s: unknown redact_on_write mode %q (want one of %s; hash is applied on anonymization only)", ctx, mode, strings.Join(RedactOnWriteModes, ", "))
+	case !top:
+		v.errorf(f, "redact_on_write", "%s: redact_on_write works on top-level fields only", ctx)
+	case f.Type != TypeString && f.Type != TypeText:
+		v.errorf(f, "redact_on_write", "%s: redact_on_write works on type string or text only, not %s", ctx, f.Type)
+	case f.Subject != "" || f.Link != "" || f.Unique:
+		v.errorf(f, "redact_on_write", "%s: redact_on_write is for free text, not for an identifier (subject, link or unique)", ctx)
+	case !f.PII:
+		v.errorf(f, "redact_on_write", "%s: redact_on_write needs pii: true (what the analyzer misses, an unusual name, is still personal data and stays sealed)", ctx)
+	}
 }
