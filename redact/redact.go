@@ -82,7 +82,9 @@ const DefaultMinScore = 0.5
 // concurrent use; build one per tenant region and reuse it.
 type Analyzer struct {
 	region   string
+	cc       int    // the region's country calling code
 	ndd      string // national dialling prefix of the region ("0"), may be ""
+	rules    *phoneRules
 	want     map[Entity]bool
 	words    bool // some word-based entity is wanted
 	minScore float64
@@ -98,7 +100,7 @@ func New(o Options) (*Analyzer, error) {
 	if !phonenumbers.GetSupportedRegions()[region] {
 		return nil, fmt.Errorf("redact: unsupported phone region %q", o.Region)
 	}
-	a := &Analyzer{region: region, ndd: phonenumbers.GetNddPrefixForRegion(region, true), want: map[Entity]bool{}, minScore: o.MinScore}
+	a := &Analyzer{region: region, cc: phonenumbers.GetCountryCodeForRegion(region), ndd: phonenumbers.GetNddPrefixForRegion(region, true), rules: loadPhoneRules(), want: map[Entity]bool{}, minScore: o.MinScore}
 	if a.minScore == 0 {
 		a.minScore = DefaultMinScore
 	}

@@ -391,18 +391,19 @@ func (a *Analyzer) phone(text string, s, e int, plus bool) (Finding, bool) {
 	if !intl && containsAny(before, notPhoneWords) {
 		return Finding{}, false
 	}
-	num, ok := a.phoneNumber(raw, intl)
+	var buf [64]byte
+	cc, nsn, ok := a.phoneNumber(raw, intl, buf[:])
 	if !ok {
 		return Finding{}, false
 	}
 	score := 0.0
 	switch {
-	case a.validPhone(num, intl):
+	case a.validPhone(cc, nsn, intl):
 		score = 0.9
 		if containsAny(before, phoneWords) {
 			score = 1
 		}
-	case containsAny(before, phoneWords) && phonenumbers.IsPossibleNumber(num):
+	case containsAny(before, phoneWords) && phonenumbers.IsPossibleNumber(build(cc, nsn)):
 		score = 0.6
 	default:
 		return Finding{}, false
