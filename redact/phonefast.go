@@ -92,6 +92,14 @@ func atoi(d []byte) int {
 // asked first, and the lookup runs only when it says no and its code is
 // shared (GB with Jersey and Guernsey, US with Canada).
 func (a *Analyzer) validPhone(cc int, nsn []byte, intl bool) bool {
+	if a.libraryPhone {
+		num := build(cc, nsn)
+		if intl {
+			return phonenumbers.IsValidNumber(num)
+		}
+		return phonenumbers.IsValidNumberForRegion(num, a.region) ||
+			len(phonenumbers.GetRegionCodesForCountryCode(cc)) > 1 && phonenumbers.IsValidNumber(num)
+	}
 	if intl {
 		return a.rules.valid(cc, nsn)
 	}

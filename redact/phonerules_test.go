@@ -2,7 +2,10 @@ package redact
 
 import (
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/nyaruka/phonenumbers"
@@ -97,4 +100,70 @@ func FuzzPhoneRules(f *testing.F) {
 		}
 		checkRules(t, p, cc, nsn)
 	})
+}
+
+// analyzeBoth runs the analyzer with the compiled phone rules and with the
+// library's IsValidNumber and fails when their findings differ.
+func analyzeBoth(t *testing.T, fast, slow *Analyzer, s string) {
+	t.Helper()
+	if f, l := fast.Analyze(s), slow.Analyze(s); !slices.Equal(f, l) {
+		t.Errorf("%q:\n compiled rules %+v\n library        %+v", s, f, l)
+	}
+}
+
+func bothAnalyzers(tb testing.TB, region string) (*Analyzer, *Analyzer) {
+	fast, err := New(Options{Region: region})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	slow, _ := New(Options{Region: region})
+	slow.libraryPhone = true
+	return fast, slow
+}
+
+// Every evaluation message, read in each region the tests use, gives the
+// same findings with the compiled rules as with the library.
+func TestPhoneRules_SameFindingsOnTestdata(t *testing.T) {
+	msgs := evalLines(t)
+	for _, region := range []string{"DE", "NL", "BE", "GB", "US", "IT"} {
+		fast, slow := bothAnalyzers(t, region)
+		n := 0
+		for _, m := range msgs {
+			analyzeBoth(t, fast, slow, m)
+			for _, f := range fast.Analyze(m) {
+				if f.Type == Phone {
+					n++
+				}
+			}
+		}
+		if n == 0 {
+			t.Errorf("%s: no phone found in the evaluation sets; the comparison is empty", region)
+		}
+	}
+}
+
+// FuzzPhoneFindings: any text gives the same findings with the compiled
+// rules as with the library.
+func FuzzPhoneFindings(f *testing.F) {
+	for _, m := range evalLines(f) {
+		f.Add(m)
+	}
+	fast, slow := bothAnalyzers(f, "DE")
+	f.Fuzz(func(t *testing.T, s string) { analyzeBoth(t, fast, slow, s) })
+}
+
+func evalLines(tb testing.TB) []string {
+	files, _ := filepath.Glob("testdata/eval/*.txt")
+	if len(files) == 0 {
+		tb.Fatal("no evaluation sets")
+	}
+	var out []string
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		out = append(out, strings.Split(string(b), "\n")...)
+	}
+	return out
 }

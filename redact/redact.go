@@ -85,6 +85,9 @@ type Analyzer struct {
 	cc       int    // the region's country calling code
 	ndd      string // national dialling prefix of the region ("0"), may be ""
 	rules    *phoneRules
+	// libraryPhone asks phonenumbers.IsValidNumber instead of the
+	// compiled rules: the slow path the tests hold the fast one to.
+	libraryPhone bool
 	want     entitySet
 	words    bool // some word-based entity is wanted
 	minScore float64
