@@ -81,16 +81,16 @@ const DefaultMinScore = 0.5
 // Analyzer finds personal data. It holds no mutable state and is safe for
 // concurrent use; build one per tenant region and reuse it.
 type Analyzer struct {
-	region   string
-	cc       int    // the region's country calling code
-	ndd      string // national dialling prefix of the region ("0"), may be ""
-	rules    *phoneRules
+	region string
+	cc     int    // the region's country calling code
+	ndd    string // national dialling prefix of the region ("0"), may be ""
+	rules  *phoneRules
 	// libraryPhone asks phonenumbers.IsValidNumber instead of the
 	// compiled rules: the slow path the tests hold the fast one to.
 	libraryPhone bool
-	want     entitySet
-	words    bool // some word-based entity is wanted
-	minScore float64
+	want         entitySet
+	words        bool // some word-based entity is wanted
+	minScore     float64
 }
 
 // New returns an analyzer. An unsupported region is refused, because
