@@ -167,3 +167,36 @@ func evalLines(tb testing.TB) []string {
 	}
 	return out
 }
+
+// Analyzers of one process share the rules and compile a region on first
+// use; concurrent first uses must be safe (go test -race).
+func TestPhoneRules_ConcurrentFirstUse(t *testing.T) {
+	msgs := evalLines(t)
+	done := make(chan []Finding)
+	for _, region := range []string{"FR", "FR", "ES", "ES"} {
+		go func() {
+			a, err := New(Options{Region: region})
+			if err != nil {
+				t.Error(err)
+			}
+			var all []Finding
+			for _, m := range msgs {
+				all = append(all, a.Analyze(m+" +33 1 42 68 53 00 +34 912 345 678")...)
+			}
+			done <- all
+		}()
+	}
+	var got [][]Finding
+	for range 4 {
+		got = append(got, <-done)
+	}
+	phones := 0
+	for _, f := range got[0] {
+		if f.Type == Phone {
+			phones++
+		}
+	}
+	if phones < len(msgs) {
+		t.Errorf("%d phones in %d messages that each end in two valid numbers", phones, len(msgs))
+	}
+}
