@@ -34,14 +34,15 @@ func TestPhoneNumber_AgreesWithParse(t *testing.T) {
 			}
 			want, err := phonenumbers.Parse(raw, region)
 			wantValid := err == nil && phonenumbers.IsValidNumber(want)
-			got, ok := a.phoneNumber(raw, intl)
-			gotValid := ok && a.validPhone(got, intl)
+			var buf [64]byte
+			cc, nsn, ok := a.phoneNumber(raw, intl, buf[:])
+			gotValid := ok && a.validPhone(cc, nsn, intl)
 			if gotValid != wantValid {
 				t.Errorf("%s %q: valid %v, Parse says %v", region, raw, gotValid, wantValid)
 				continue
 			}
 			if wantValid {
-				if g, w := phonenumbers.Format(got, phonenumbers.E164), phonenumbers.Format(want, phonenumbers.E164); g != w {
+				if g, w := phonenumbers.Format(build(cc, nsn), phonenumbers.E164), phonenumbers.Format(want, phonenumbers.E164); g != w {
 					t.Errorf("%s %q: %s, Parse gives %s", region, raw, g, w)
 				}
 			}

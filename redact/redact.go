@@ -81,11 +81,16 @@ const DefaultMinScore = 0.5
 // Analyzer finds personal data. It holds no mutable state and is safe for
 // concurrent use; build one per tenant region and reuse it.
 type Analyzer struct {
-	region   string
-	ndd      string // national dialling prefix of the region ("0"), may be ""
-	want     map[Entity]bool
-	words    bool // some word-based entity is wanted
-	minScore float64
+	region string
+	cc     int    // the region's country calling code
+	ndd    string // national dialling prefix of the region ("0"), may be ""
+	rules  *phoneRules
+	// libraryPhone asks phonenumbers.IsValidNumber instead of the
+	// compiled rules: the slow path the tests hold the fast one to.
+	libraryPhone bool
+	want         entitySet
+	words        bool // some word-based entity is wanted
+	minScore     float64
 }
 
 // New returns an analyzer. An unsupported region is refused, because
@@ -98,7 +103,7 @@ func New(o Options) (*Analyzer, error) {
 	if !phonenumbers.GetSupportedRegions()[region] {
 		return nil, fmt.Errorf("redact: unsupported phone region %q", o.Region)
 	}
-	a := &Analyzer{region: region, ndd: phonenumbers.GetNddPrefixForRegion(region, true), want: map[Entity]bool{}, minScore: o.MinScore}
+	a := &Analyzer{region: region, cc: phonenumbers.GetCountryCodeForRegion(region), ndd: phonenumbers.GetNddPrefixForRegion(region, true), rules: loadPhoneRules(), minScore: o.MinScore}
 	if a.minScore == 0 {
 		a.minScore = DefaultMinScore
 	}
@@ -110,7 +115,7 @@ func New(o Options) (*Analyzer, error) {
 		if !slices.Contains(Entities, e) {
 			return nil, fmt.Errorf("redact: unknown entity %q", e)
 		}
-		a.want[e] = true
+		a.want |= entityBit(e)
 		if !e.Structured() {
 			a.words = true
 		}
@@ -137,7 +142,7 @@ func (a *Analyzer) Analyze(text string) []Finding {
 func (a *Analyzer) resolve(fs []Finding) []Finding {
 	kept := fs[:0]
 	for _, f := range fs {
-		if a.want[f.Type] && f.Score >= a.minScore && f.End > f.Start {
+		if a.want.has(f.Type) && f.Score >= a.minScore && f.End > f.Start {
 			kept = append(kept, f)
 		}
 	}
@@ -195,4 +200,42 @@ func pick(out, cluster []Finding) []Finding {
 	}
 	slices.SortFunc(out[from:], func(x, y Finding) int { return x.Start - y.Start })
 	return out
+}
+
+// entitySet is a set of entities, one bit each: the scanner asks for every
+// word whether IBANs and URLs are wanted, and a map lookup there was a
+// tenth of the structured recognizers' time.
+type entitySet uint16
+
+func (s entitySet) has(e Entity) bool { return s&entityBit(e) != 0 }
+
+// entityBit is the entity's bit, its position in Entities (0: unknown).
+func entityBit(e Entity) entitySet {
+	switch e {
+	case Email:
+		return 1 << 0
+	case Phone:
+		return 1 << 1
+	case IBAN:
+		return 1 << 2
+	case CreditCard:
+		return 1 << 3
+	case IPAddress:
+		return 1 << 4
+	case URL:
+		return 1 << 5
+	case DETaxID:
+		return 1 << 6
+	case DESocialSecurity:
+		return 1 << 7
+	case BENationalNumber:
+		return 1 << 8
+	case DateOfBirth:
+		return 1 << 9
+	case Address:
+		return 1 << 10
+	case Person:
+		return 1 << 11
+	}
+	return 0
 }

@@ -69,12 +69,12 @@ func (a *Analyzer) scan(text string, fs []Finding) []Finding {
 // wordStart tries the entities that begin with a letter: IBAN, URL, IPv6.
 func (a *Analyzer) wordStart(text string, i int) (Finding, bool) {
 	n := len(text)
-	if a.want[IBAN] && i+4 <= n && isAlpha(text[i+1]) && isDigit(text[i+2]) && isDigit(text[i+3]) {
+	if a.want.has(IBAN) && i+4 <= n && isAlpha(text[i+1]) && isDigit(text[i+2]) && isDigit(text[i+3]) {
 		if f, ok := iban(text, i); ok {
 			return f, true
 		}
 	}
-	if a.want[URL] {
+	if a.want.has(URL) {
 		if f, ok := url(text, i); ok {
 			return f, true
 		}
@@ -332,7 +332,7 @@ func (a *Analyzer) classify(text string, s, e int) (Finding, bool) {
 	at := func(t Entity, score float64, rec string) (Finding, bool) {
 		return Finding{Type: t, Start: s, End: e, Score: score, Recognizer: rec}, true
 	}
-	if a.want[IPAddress] && dots == 3 && dashes+slashes+spaces+parens == 0 && !plus && ipv4(raw) {
+	if a.want.has(IPAddress) && dots == 3 && dashes+slashes+spaces+parens == 0 && !plus && ipv4(raw) {
 		addr, err := netip.ParseAddr(raw)
 		if err != nil || !personalAddr(addr) || containsAny(lowerWindow(text, s-12, s), versionWords) {
 			return Finding{}, false
@@ -341,7 +341,7 @@ func (a *Analyzer) classify(text string, s, e int) (Finding, bool) {
 	}
 	if (dots == 2 && dashes+slashes == 0 || dashes == 2 && dots+slashes == 0 || slashes == 2 && dots+dashes == 0) && spaces+parens == 0 && !plus {
 		if isDate(raw) {
-			if a.want[DateOfBirth] && birthContext(text, s, e) {
+			if a.want.has(DateOfBirth) && birthContext(text, s, e) {
 				return at(DateOfBirth, 0.9, "date_of_birth_context")
 			}
 			return Finding{}, false
@@ -349,17 +349,17 @@ func (a *Analyzer) classify(text string, s, e int) (Finding, bool) {
 	}
 	if nd == 11 && !plus && parens == 0 {
 		formatted := dots == 3 && dashes == 1 || len(raw) == 15 && raw[2] == '.' && raw[5] == '.'
-		if a.want[BENationalNumber] && formatted && beNationalNumber(d) {
+		if a.want.has(BENationalNumber) && formatted && beNationalNumber(d) {
 			return at(BENationalNumber, 1, "be_national_number")
 		}
-		if a.want[DETaxID] && deTaxID(d) {
+		if a.want.has(DETaxID) && deTaxID(d) {
 			return at(DETaxID, 0.95, "de_tax_id")
 		}
-		if a.want[BENationalNumber] && beNationalNumber(d) {
+		if a.want.has(BENationalNumber) && beNationalNumber(d) {
 			return at(BENationalNumber, 0.85, "be_national_number")
 		}
 	}
-	if a.want[CreditCard] && nd >= 13 && nd <= 19 && dots+slashes+parens == 0 && !plus && cardPrefix(d) && luhn(d) {
+	if a.want.has(CreditCard) && nd >= 13 && nd <= 19 && dots+slashes+parens == 0 && !plus && cardPrefix(d) && luhn(d) {
 		// A ticket or article number that happens to pass Luhn is left
 		// alone, unless a card word is near as well.
 		before := lowerWindow(text, s-28, s)
@@ -367,7 +367,7 @@ func (a *Analyzer) classify(text string, s, e int) (Finding, bool) {
 			return at(CreditCard, 1, "credit_card_luhn")
 		}
 	}
-	if a.want[Phone] && nd >= 6 && nd <= 17 {
+	if a.want.has(Phone) && nd >= 6 && nd <= 17 {
 		return a.phone(text, s, e, plus)
 	}
 	return Finding{}, false
@@ -391,18 +391,19 @@ func (a *Analyzer) phone(text string, s, e int, plus bool) (Finding, bool) {
 	if !intl && containsAny(before, notPhoneWords) {
 		return Finding{}, false
 	}
-	num, ok := a.phoneNumber(raw, intl)
+	var buf [64]byte
+	cc, nsn, ok := a.phoneNumber(raw, intl, buf[:])
 	if !ok {
 		return Finding{}, false
 	}
 	score := 0.0
 	switch {
-	case a.validPhone(num, intl):
+	case a.validPhone(cc, nsn, intl):
 		score = 0.9
 		if containsAny(before, phoneWords) {
 			score = 1
 		}
-	case containsAny(before, phoneWords) && phonenumbers.IsPossibleNumber(num):
+	case containsAny(before, phoneWords) && phonenumbers.IsPossibleNumber(build(cc, nsn)):
 		score = 0.6
 	default:
 		return Finding{}, false
@@ -414,7 +415,7 @@ func (a *Analyzer) phone(text string, s, e int, plus bool) (Finding, bool) {
 // "12 150780 M 123" or "12150780M123": text[s:end] holds the eight digits
 // before the letter.
 func (a *Analyzer) socialSecurity(text string, s, end int) (Finding, bool) {
-	if !a.want[DESocialSecurity] || end-s < 8 || end-s > 10 {
+	if !a.want.has(DESocialSecurity) || end-s < 8 || end-s > 10 {
 		return Finding{}, false
 	}
 	var d []byte

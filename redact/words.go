@@ -74,17 +74,17 @@ func tokenize(text string) []token {
 func (a *Analyzer) scanWords(text string, fs []Finding) []Finding {
 	toks := tokenize(text)
 	for i := 0; i < len(toks); i++ {
-		if a.want[Person] {
+		if a.want.has(Person) {
 			if f, ok := personAt(toks, i); ok {
 				fs = append(fs, f)
 			}
 		}
-		if a.want[Address] {
+		if a.want.has(Address) {
 			if f, ok := addressAt(text, toks, i); ok {
 				fs = append(fs, f)
 			}
 		}
-		if a.want[DateOfBirth] {
+		if a.want.has(DateOfBirth) {
 			if f, ok := dobAt(text, toks, i); ok {
 				fs = append(fs, f)
 			}
