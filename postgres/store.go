@@ -111,9 +111,12 @@ func (s *Store) PoolSize() int32 { return s.pool.Config().MaxConns }
 // SQLite it truncates the write-ahead log so that erased bytes do not
 // linger there; PostgreSQL's WAL is its own to recycle, and its archives
 // and base backups are outside Lethe's reach. What protects erased data
-// there is crypto-shredding: a deleted record's fields were sealed, and
-// erasing a tenant destroys its keys, so old WAL and backups hold only
-// ciphertexts nobody can open. Dead rows are removed by (auto)vacuum.
+// there is that a deleted record's fields were sealed: old WAL and
+// backups hold ciphertexts, which open only with the tenant's data key,
+// itself wrapped by the master key. A tenant with a master key of its own
+// (BYOK) that destroys it makes every copy unreadable at once; otherwise
+// Lethe's backups carry the erasure journal that replays deletions after
+// a restore (ADR 0016). Dead rows are removed by (auto)vacuum.
 func (s *Store) Checkpoint(ctx context.Context) error {
 	if s.closed.Load() {
 		return errClosed
